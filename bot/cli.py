@@ -1,0 +1,211 @@
+"""The ``kaizen`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from bot.console.live import ConsoleApprover, ConsoleProgress, terminal_user_may_approve
+from bot.console.trace_table import render_run
+from bot.settings import Settings
+from engine.errors import BlueprintInvalidError
+from engine.events import FanoutSink
+from engine.executor import Executor
+from engine.loading import check_blueprint_file
+from engine.records import RunRecord, RunStatus
+from engine.schema import blueprint_json_schema_text
+from engine.tools.builtin import builtin_registry
+from engine.tools.registry import ToolRegistry
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _registry(settings: Settings) -> ToolRegistry:
+    return builtin_registry(settings.builtin_tools_config())
+
+
+def _parse_inputs(pairs: tuple[str, ...], inputs_json: str | None) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    if inputs_json:
+        try:
+            loaded = json.loads(inputs_json)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--inputs-json") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("must be a JSON object", param_hint="--inputs-json")
+        inputs.update(loaded)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"'{pair}' is not key=value", param_hint="--input")
+        inputs[key.strip()] = raw  # converted by the input's declared type
+    return inputs
+
+
+def _print_problems(console: Console, header: str, problems: list[Any]) -> None:
+    console.print(f"[bold red]{header}[/] ({len(problems)} problem(s))")
+    for problem in problems:
+        line = f"  • [bold]{problem.loc or '(blueprint)'}[/]: {problem.message}"
+        if problem.hint:
+            line += f" [dim]— {problem.hint}[/]"
+        console.print(line, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kaizen")
+def main() -> None:
+    """Kaizen: plan, run and improve tool workflows."""
+
+
+@main.command()
+@click.argument("blueprint", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-i", "--input", "pairs", multiple=True, metavar="KEY=VALUE", help="An input value.")
+@click.option("--inputs-json", metavar="JSON", help="All inputs as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+@click.option("--yes", "assume_yes", is_flag=True, help="Approve every approval step.")
+@click.option("--seed", type=int, default=None, help="Seed retry jitter (reproducible runs).")
+def run(
+    blueprint: Path,
+    pairs: tuple[str, ...],
+    inputs_json: str | None,
+    as_json: bool,
+    assume_yes: bool,
+    seed: int | None,
+) -> None:
+    """Validate and run a blueprint file, then print its trace."""
+    console = Console(stderr=as_json)
+    settings = Settings()
+    registry = _registry(settings)
+    report = check_blueprint_file(blueprint, registry)
+    if not report.ok or report.blueprint is None:
+        _print_problems(console, f"{blueprint} is not a valid blueprint", report.problems)
+        sys.exit(EXIT_INVALID)
+    inputs = _parse_inputs(pairs, inputs_json)
+    record = asyncio.run(
+        _run(report.blueprint, inputs, registry, settings, console, assume_yes, seed, as_json)
+    )
+    if record is None:
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(record.model_dump_json(indent=2))
+    else:
+        console.print()
+        render_run(record, console)
+    sys.exit(0 if record.status == RunStatus.SUCCEEDED else EXIT_FAILED)
+
+
+async def _run(
+    blueprint: Any,
+    inputs: dict[str, Any],
+    registry: ToolRegistry,
+    settings: Settings,
+    console: Console,
+    assume_yes: bool,
+    seed: int | None,
+    quiet: bool,
+) -> RunRecord | None:
+    sinks: list[Any] = []
+    executor = Executor(
+        registry,
+        seed=seed,
+        max_concurrency=settings.max_concurrency,
+        max_threads=settings.max_threads,
+        approver_check=terminal_user_may_approve,
+    )
+    if not quiet:
+        sinks.append(ConsoleProgress(console))
+    sinks.append(
+        ConsoleApprover(
+            console,
+            lambda run_id, step_id, approved, by, comment: executor.decide(
+                run_id, step_id, approved=approved, by=by, comment=comment
+            ),
+            assume_yes=assume_yes,
+        )
+    )
+    executor.sink = FanoutSink(sinks)
+    try:
+        if not quiet:
+            console.print(
+                f"[bold]Running {blueprint.name}[/] [dim]({len(blueprint.steps)} steps)[/]"
+            )
+        return await executor.run(blueprint, inputs)
+    except BlueprintInvalidError as exc:
+        _print_problems(console, "the inputs are not valid", exc.problems)
+        return None
+    finally:
+        executor.close()
+
+
+@main.command()
+@click.argument("blueprint", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
+def validate(blueprint: Path, as_json: bool) -> None:
+    """Check a blueprint file and list every problem with its location."""
+    console = Console()
+    report = check_blueprint_file(blueprint, _registry(Settings()))
+    if as_json:
+        click.echo(json.dumps([p.model_dump() for p in report.problems], indent=2))
+    elif report.ok:
+        console.print(f"[green]✓[/] {blueprint} is valid")
+    else:
+        _print_problems(console, f"{blueprint} is not a valid blueprint", report.problems)
+    sys.exit(0 if report.ok else EXIT_INVALID)
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 if --output differs from the current schema.")
+def schema(output: Path | None, check: bool) -> None:
+    """Print (or write) the blueprint JSON Schema."""
+    text = blueprint_json_schema_text()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != text:
+            click.echo(f"{output} is out of date; run `make schema`", err=True)
+            sys.exit(EXIT_FAILED)
+        click.echo(f"{output} is up to date")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the tool specs as JSON.")
+def tools(as_json: bool) -> None:
+    """List the tools blueprints can use."""
+    registry = _registry(Settings())
+    if as_json:
+        click.echo(json.dumps([s.model_dump(mode="json") for s in registry.specs()], indent=2))
+        return
+    console = Console()
+    for spec in registry.specs():
+        badge = {
+            "none": "",
+            "idempotent": " [dim](idempotent)[/]",
+            "mutating": " [yellow](mutating)[/]",
+        }
+        risk = " [red]high risk[/]" if spec.risk == "high" else ""
+        console.print(
+            f"[bold]{spec.name}[/]{badge[spec.side_effect.value]}{risk} — {spec.description}"
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

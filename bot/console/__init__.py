@@ -1,0 +1,1 @@
+"""The terminal surface: readable traces, prompts, and (later) the local chat console."""

@@ -1,0 +1,123 @@
+"""Traces: the record of every step attempt, and the record of a whole run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.tools.base import ZERO_COST, Cost
+
+SUMMARY_CHARS = 200
+
+
+class StepStatus(StrEnum):
+    """Where a step (or one attempt of it) stands."""
+
+    PENDING = "pending"
+    WAITING_APPROVAL = "waiting_approval"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RecordKind(StrEnum):
+    """What a step record traces: the step's own tool, its fallback, or its compensation."""
+
+    ACTION = "action"
+    FALLBACK = "fallback"
+    COMPENSATION = "compensation"
+
+
+class StepRecord(BaseModel):
+    """The trace of one step attempt ("Integrated Action Reflection" in the design notes)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    step_id: str
+    tool: str
+    kind: RecordKind = RecordKind.ACTION
+    item_index: int | None = Field(None, description="Position in the for_each list, if any.")
+    attempt: int = Field(ge=0, description="1-based; 0 for steps that never ran (skipped).")
+    status: StepStatus
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: float = Field(ge=0)
+    confidence: float = Field(ge=0, le=1, description="Tool-reported, or derived from the outcome.")
+    issues: list[str] = Field(default_factory=list)
+    cost: Cost = ZERO_COST
+    input_hash: str | None = None
+    output_hash: str | None = None
+    output_summary: str | None = None
+    error_class: str | None = Field(None, description="Exception class name.")
+    error_category: str | None = Field(None, description="transient, timeout, error, …")
+    error_message: str | None = None
+
+
+class RunRecord(BaseModel):
+    """A whole run: its status, totals, outputs, and the records of every step attempt."""
+
+    run_id: str
+    blueprint: str
+    inputs: dict[str, Any]
+    status: RunStatus
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_ms: float = 0.0
+    cost: Cost = ZERO_COST
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    failed_step: str | None = None
+    step_status: dict[str, StepStatus] = Field(default_factory=dict)
+    compensated: list[str] = Field(
+        default_factory=list, description="Steps whose compensation ran, in the order it ran."
+    )
+    issues: list[str] = Field(default_factory=list)
+    records: list[StepRecord] = Field(default_factory=list)
+
+    def records_for(self, step_id: str) -> list[StepRecord]:
+        """Every record of ``step_id``, in the order they were made."""
+        return [r for r in self.records if r.step_id == step_id]
+
+    def count(self, status: StepStatus) -> int:
+        """How many steps ended with ``status``."""
+        return sum(1 for s in self.step_status.values() if s == status)
+
+
+def _canonical(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def digest(value: Any) -> str:
+    """A stable SHA-256 of a JSON-like value (dict key order does not matter)."""
+    return hashlib.sha256(_canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def summarize(value: Any, limit: int = SUMMARY_CHARS) -> str:
+    """A one-line preview of a value, at most ``limit`` characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=repr)
+        except (TypeError, ValueError):
+            text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

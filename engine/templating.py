@@ -1,0 +1,594 @@
+"""Templates in step params, conditions and outputs, rendered in Jinja2's sandbox.
+
+Rules:
+
+* A string that is exactly one expression, ``"{{ steps.a.output.count }}"``, evaluates to the
+  expression's value with its type (an int stays an int, a list stays a list).
+* Any other string containing ``{{``/``{%`` renders to a string.
+* Everything else (numbers, strings without template syntax, …) passes through unchanged; dicts
+  and lists are rendered element by element.
+* A reference to something that does not exist raises :class:`TemplateUndefinedError` naming the
+  missing key and where it was looked up — never an empty string.
+* Templates cannot reach Python internals: attribute names starting with ``_`` are refused, the
+  default Jinja globals (``lipsum``, ``cycler``, ``joiner``, ``namespace``) are removed, and
+  ``*``/``**`` cannot build gigantic values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NoReturn
+
+from jinja2 import TemplateSyntaxError, Undefined, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from engine.errors import (
+    TemplateError,
+    TemplateUndefinedError,
+    UnsafeTemplateError,
+    UpstreamOutputMissingError,
+)
+from engine.problems import did_you_mean
+
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
+MAX_SEQUENCE_PRODUCT = 1_000_000
+MAX_POWER_BITS = 4096
+_FALSY_STRINGS = frozenset({"", "false", "0", "no", "none", "null", "off"})
+
+
+def is_template(value: object) -> bool:
+    """Whether ``value`` is a string containing template syntax."""
+    return isinstance(value, str) and any(marker in value for marker in _TEMPLATE_MARKERS)
+
+
+# --------------------------------------------------------------------------------------------
+# Undefined values that explain themselves
+# --------------------------------------------------------------------------------------------
+
+
+class _Undefined(Undefined):
+    """Like ``StrictUndefined``: any use raises, with a message naming what is missing."""
+
+    __slots__ = ()
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        if self._undefined_exception is SecurityError:
+            raise UnsafeTemplateError(f"template refused: {self._undefined_message}")
+        raise TemplateUndefinedError(self._undefined_message)
+
+
+class NotProduced(_Undefined):
+    """The output of a step that did not succeed. Using it raises UpstreamOutputMissingError;
+    ``| default(...)`` and ``is defined`` work, which is how merges after optional branches
+    are written."""
+
+    __slots__ = ("_status", "_step_id")
+
+    def __init__(self, step_id: str, status: str) -> None:
+        super().__init__(hint=f"step '{step_id}' produced no output ({status})")
+        self._step_id = step_id
+        self._status = status
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise UpstreamOutputMissingError(self._step_id, self._status)
+
+
+# Undefined's operators (``__add__``, ``__iter__``, …) are bound to the base class's failure
+# function; rebind them so every use of our undefined values raises *our* errors.
+_STRICT_OPERATORS: tuple[str, ...] = ("__iter__", "__str__", "__len__", "__eq__", "__ne__")
+_STRICT_OPERATORS += ("__bool__", "__hash__", "__contains__")
+for _cls in (_Undefined, NotProduced):
+    for _name, _value in list(vars(Undefined).items()):
+        if _value is vars(Undefined)["_fail_with_undefined_error"] and _name.startswith("__"):
+            setattr(_cls, _name, _cls._fail_with_undefined_error)
+    for _name in _STRICT_OPERATORS:
+        setattr(_cls, _name, _cls._fail_with_undefined_error)
+
+
+# --------------------------------------------------------------------------------------------
+# Views of run state that templates can read
+# --------------------------------------------------------------------------------------------
+
+
+class StepView:
+    """What a template sees as ``steps.<id>``: ``output``, ``status``, ``error``, ``attempts``."""
+
+    __slots__ = ("_output", "attempts", "duration_ms", "error", "id", "status")
+
+    def __init__(
+        self,
+        step_id: str,
+        status: str,
+        output: Any = None,
+        error: str | None = None,
+        attempts: int = 0,
+        duration_ms: float = 0.0,
+    ) -> None:
+        self.id = step_id
+        self.status = status
+        self._output = output
+        self.error = error
+        self.attempts = attempts
+        self.duration_ms = duration_ms
+
+    def settle(self, status: str, *, output: Any = None, error: str | None = None) -> None:
+        """Record how the step ended (the executor calls this)."""
+        self.status = status
+        self._output = output
+        self.error = error
+
+    @property
+    def output(self) -> Any:
+        if self.status == "succeeded":
+            return self._output
+        return NotProduced(self.id, self.status)
+
+    def __repr__(self) -> str:
+        return f"<step {self.id}: {self.status}>"
+
+
+STEP_VIEW_FIELDS = frozenset({"output", "status", "error", "attempts", "duration_ms", "id"})
+
+
+class StepsView(Mapping[str, StepView]):
+    """What a template sees as ``steps``: a read-only mapping of step id to :class:`StepView`."""
+
+    __slots__ = ("_ids", "_lookup")
+
+    def __init__(self, lookup: Callable[[str], StepView | None], ids: Sequence[str]) -> None:
+        self._lookup = lookup
+        self._ids = ids
+
+    def __getitem__(self, key: str) -> StepView:
+        view = self._lookup(key)
+        if view is None:
+            raise KeyError(key)
+        return view
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+# --------------------------------------------------------------------------------------------
+# The sandboxed environment
+# --------------------------------------------------------------------------------------------
+
+#: For the error message of a missing key: where each container in the current render came from.
+_origins: ContextVar[dict[int, tuple[int, object]] | None] = ContextVar("_origins", default=None)
+_root_names: ContextVar[dict[int, str] | None] = ContextVar("_root_names", default=None)
+
+
+def _describe(obj: object) -> str:
+    names = _root_names.get()
+    origins = _origins.get()
+    parts: list[str] = []
+    current = id(obj)
+    for _ in range(64):
+        if names and current in names:
+            parts.append(names[current])
+            break
+        if not origins or current not in origins:
+            return f"the {type(obj).__name__} value" if not parts else "".join(reversed(parts))
+        parent, key = origins[current]
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+        current = parent
+    return "".join(reversed(parts))
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
+def _fromjson(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise TemplateError(f"fromjson: not valid JSON ({exc})") from exc
+
+
+class KaizenSandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox with strict undefined values, explanatory errors and size caps."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self) -> None:
+        super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+        self.globals.clear()
+        self.globals["range"] = self._safe_range
+        self.filters["tojson"] = _tojson
+        self.filters["fromjson"] = _fromjson
+
+    def _safe_range(self, *args: int) -> range:
+        rng = range(*args)
+        if len(rng) > MAX_SEQUENCE_PRODUCT:
+            raise UnsafeTemplateError(f"range() of {len(rng)} items is too large")
+        return rng
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if attr.startswith("_"):
+            return False
+        return bool(super().is_safe_attribute(obj, attr, value))
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(count, int)
+                    and len(seq) * count > MAX_SEQUENCE_PRODUCT
+                ):
+                    raise UnsafeTemplateError(
+                        f"refusing to build a sequence of {len(seq) * count} items with '*'"
+                    )
+        if (
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and abs(left) > 1
+            and right > 0
+            and abs(left).bit_length() * right > MAX_POWER_BITS
+        ):
+            raise UnsafeTemplateError(f"refusing to compute {left} ** {right}: result too large")
+        return super().call_binop(context, operator, left, right)
+
+    def _remember(self, parent: object, key: object, value: Any) -> Any:
+        if isinstance(value, dict | list):
+            origins = _origins.get()
+            if origins is not None:
+                origins[id(value)] = (id(parent), key)
+        return value
+
+    def _missing(self, obj: Any, key: object, kind: str) -> Undefined:
+        where = _describe(obj)
+        if isinstance(obj, StepsView):
+            hint = f"there is no step '{key}'"
+            suggestion = did_you_mean(str(key), list(obj))
+        elif isinstance(obj, StepView):
+            hint = f"steps.{obj.id} has no field '{key}'"
+            suggestion = did_you_mean(str(key), sorted(STEP_VIEW_FIELDS))
+        elif isinstance(obj, Mapping):
+            hint = f"{where} has no key {key!r}"
+            keys = [str(k) for k in obj]
+            suggestion = did_you_mean(str(key), keys)
+            if suggestion is None and keys:
+                shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
+                suggestion = f"its keys are: {shown}"
+            elif not keys:
+                suggestion = "it is empty"
+        elif isinstance(obj, list | tuple) and isinstance(key, int):
+            hint = f"{where} has no index {key} (it has {len(obj)} item(s))"
+            suggestion = None
+        else:
+            hint = f"{where} ({type(obj).__name__}) has no {kind} {key!r}"
+            suggestion = None
+        return self.undefined(hint=f"{hint}; {suggestion}" if suggestion else hint)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Undefined):
+            return super().getattr(obj, attribute)
+        if attribute.startswith("_"):
+            return self.unsafe_undefined(obj, attribute)
+        if isinstance(obj, Mapping):
+            try:
+                value = obj[attribute]
+            except (KeyError, TypeError):
+                pass
+            else:
+                return self._remember(obj, attribute, value)
+        if isinstance(obj, StepView):
+            if attribute not in STEP_VIEW_FIELDS:
+                return self._missing(obj, attribute, "attribute")
+            value = getattr(obj, attribute)
+            names = _root_names.get()
+            if names is not None and isinstance(value, dict | list):
+                names[id(value)] = f"steps.{obj.id}.{attribute}"
+            return value
+        value = super().getattr(obj, attribute)
+        if isinstance(value, Undefined) and not isinstance(value, NotProduced):
+            if value._undefined_exception is SecurityError:
+                return value
+            return self._missing(obj, attribute, "attribute")
+        return value
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Undefined):
+            return super().getitem(obj, argument)
+        if isinstance(argument, str) and argument.startswith("_"):
+            return self.unsafe_undefined(obj, argument)
+        if isinstance(obj, Mapping | list | tuple):
+            try:
+                value = obj[argument]
+            except (KeyError, IndexError, TypeError):
+                return self._missing(obj, argument, "item")
+            return self._remember(obj, argument, value)
+        value = super().getitem(obj, argument)
+        if isinstance(value, Undefined) and value._undefined_exception is not SecurityError:
+            return self._missing(obj, argument, "item")
+        return value
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled values
+# --------------------------------------------------------------------------------------------
+
+
+class Compiled(ABC):
+    """A value with its templates compiled once, rendered many times."""
+
+    __slots__ = ()
+    has_templates: bool = True
+
+    @abstractmethod
+    def render(self, context: Mapping[str, Any]) -> Any:
+        """The value with every template evaluated against ``context``."""
+
+
+class _Const(Compiled):
+    __slots__ = ("value",)
+    has_templates = False
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return self.value
+
+
+class _Expression(Compiled):
+    __slots__ = ("_fn", "source")
+
+    def __init__(self, env: KaizenSandbox, source: str, expression: str) -> None:
+        self.source = source
+        try:
+            self._fn = env.compile_expression(expression, undefined_to_none=False)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"template syntax error in {source!r}: {exc.message}") from exc
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        result = _guarded(self._fn, context, self.source)
+        if isinstance(result, Undefined):
+            result._fail_with_undefined_error()
+        return result
+
+
+class _Text(Compiled):
+    __slots__ = ("_template", "source")
+
+    def __init__(self, env: KaizenSandbox, source: str) -> None:
+        self.source = source
+        try:
+            self._template = env.from_string(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"template syntax error in {source!r}: {exc.message}") from exc
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return _guarded(self._template.render, context, self.source)
+
+
+class _Dict(Compiled):
+    __slots__ = ("items",)
+
+    def __init__(self, items: dict[str, Compiled]) -> None:
+        self.items = items
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return {key: value.render(context) for key, value in self.items.items()}
+
+
+class _List(Compiled):
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Compiled]) -> None:
+        self.items = items
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return [value.render(context) for value in self.items]
+
+
+def _guarded(fn: Callable[..., Any], context: Mapping[str, Any], source: str) -> Any:
+    roots = {id(value): name for name, value in context.items()}
+    origins_token = _origins.set({})
+    roots_token = _root_names.set(roots)
+    try:
+        return fn(**context)
+    except TemplateError:
+        raise
+    except SecurityError as exc:
+        raise UnsafeTemplateError(f"template refused: {exc}") from exc
+    except UndefinedError as exc:
+        raise TemplateUndefinedError(str(exc)) from exc
+    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
+        raise TemplateError(f"error evaluating {source!r}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        _origins.reset(origins_token)
+        _root_names.reset(roots_token)
+
+
+class TemplateEngine:
+    """Compiles values and conditions once; renders them against a context many times."""
+
+    def __init__(self) -> None:
+        self.env = KaizenSandbox()
+        self._compile_string = lru_cache(maxsize=4096)(self._compile_string_uncached)
+
+    def _compile_string_uncached(self, source: str) -> Compiled:
+        if not is_template(source):
+            return _Const(source)
+        match = _SINGLE_EXPRESSION.match(source)
+        if match and "{{" not in match["expr"] and "}}" not in match["expr"]:
+            return _Expression(self.env, source, match["expr"])
+        return _Text(self.env, source)
+
+    def compile(self, value: Any) -> Compiled:
+        """Compile ``value`` (any JSON-like structure); raises :class:`TemplateError` on syntax."""
+        if isinstance(value, str):
+            return self._compile_string(value)
+        if isinstance(value, dict):
+            items = {str(k): self.compile(v) for k, v in value.items()}
+            if not any(v.has_templates for v in items.values()):
+                return _Const(value)
+            return _Dict(items)
+        if isinstance(value, list | tuple):
+            elements = [self.compile(v) for v in value]
+            if not any(v.has_templates for v in elements):
+                return _Const(value)
+            return _List(elements)
+        return _Const(value)
+
+    def compile_params(self, params: dict[str, Any], raw: frozenset[str] = frozenset()) -> Compiled:
+        """Compile a params mapping, leaving the ``raw`` keys unrendered."""
+        items = {k: _Const(v) if k in raw else self.compile(v) for k, v in params.items()}
+        if not any(v.has_templates for v in items.values()):
+            return _Const(params)
+        return _Dict(items)
+
+    def compile_condition(self, source: str) -> Compiled:
+        """Compile a ``when`` condition: ``"{{ expr }}"`` or a bare expression ``"expr"``."""
+        if is_template(source):
+            return self._compile_string(source)
+        return _Expression(self.env, source, source)
+
+    def render(self, value: Any, context: Mapping[str, Any]) -> Any:
+        """Compile (cached) and render ``value`` against ``context``."""
+        return self.compile(value).render(context)
+
+    @staticmethod
+    def truthy(value: Any) -> bool:
+        """How a condition's result is read: strings like ``'false'``/``'0'``/``''`` are false."""
+        if isinstance(value, str):
+            return value.strip().lower() not in _FALSY_STRINGS
+        return bool(value)
+
+    # ---------------------------------------------------------------- static analysis
+
+    def references(self, value: Any) -> list[Reference]:
+        """Every variable path referred to by the templates in ``value``."""
+        found: list[Reference] = []
+        for source in iter_template_strings(value):
+            found.extend(self.references_in(source))
+        return found
+
+    def references_in(self, source: str, *, condition: bool = False) -> list[Reference]:
+        """Variable paths referred to by one template string (or bare condition expression)."""
+        text = source if (is_template(source) or not condition) else "{{ " + source + " }}"
+        tree = self.env.parse(text)
+        local_names = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")} | {
+            "loop"
+        }
+        found: list[Reference] = []
+        _collect(tree, local_names, found)
+        return found
+
+
+def iter_template_strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON-like value that contains template syntax."""
+    if isinstance(value, str):
+        if is_template(value):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from iter_template_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from iter_template_strings(item)
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A variable path read by a template: ``steps.prs.output[0]`` → root ``steps``,
+    path ``('prs', 'output', 0)``. ``dynamic`` is true when the path continues with a
+    computed key the analysis cannot see."""
+
+    root: str
+    path: tuple[str | int, ...]
+    dynamic: bool = False
+
+    def __str__(self) -> str:
+        out = self.root
+        for part in self.path:
+            out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        return out
+
+
+def _chain(node: nodes.Node) -> tuple[nodes.Node, list[str | int], list[nodes.Node], bool]:
+    """Unwind ``a.b['c'][x]`` into its root node, constant keys, computed key nodes, dynamic."""
+    keys: list[str | int] = []
+    computed: list[nodes.Node] = []
+    dynamic = False
+    while True:
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem):
+            if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str | int):
+                keys.append(node.arg.value)
+            else:
+                keys.clear()
+                computed.append(node.arg)
+                dynamic = True
+            node = node.node
+        elif _is_attr_filter(node):
+            assert isinstance(node, nodes.Filter)
+            assert node.node is not None
+            keys.append(str(node.args[0].value))  # type: ignore[attr-defined]
+            node = node.node
+        else:
+            break
+    keys.reverse()
+    return node, keys, computed, dynamic
+
+
+def _is_attr_filter(node: nodes.Node) -> bool:
+    return (
+        isinstance(node, nodes.Filter)
+        and node.name == "attr"
+        and node.node is not None
+        and len(node.args) == 1
+        and isinstance(node.args[0], nodes.Const)
+    )
+
+
+def _collect(node: nodes.Node, local_names: set[str], out: list[Reference]) -> None:
+    if isinstance(node, nodes.Getattr | nodes.Getitem) or _is_attr_filter(node):
+        root, keys, computed, dynamic = _chain(node)
+        if isinstance(root, nodes.Name):
+            if root.ctx == "load" and root.name not in local_names:
+                out.append(Reference(root.name, tuple(keys), dynamic))
+        else:
+            _collect(root, local_names, out)
+        for extra in computed:
+            _collect(extra, local_names, out)
+        return
+    if isinstance(node, nodes.Name):
+        if node.ctx == "load" and node.name not in local_names:
+            out.append(Reference(node.name, ()))
+        return
+    for child in node.iter_child_nodes():
+        _collect(child, local_names, out)
+
+
+def unsafe_names(reference: Reference) -> list[str]:
+    """Path parts that would reach Python internals (``__class__``, ``_private``)."""
+    return [p for p in reference.path if isinstance(p, str) and p.startswith("_")]
+
+
+_default_engine: TemplateEngine | None = None
+
+
+def default_engine() -> TemplateEngine:
+    """A process-wide :class:`TemplateEngine` (its compile cache is shared)."""
+    global _default_engine
+    if _default_engine is None:
+        _default_engine = TemplateEngine()
+    return _default_engine
