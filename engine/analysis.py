@@ -48,8 +48,9 @@ def template_sites(
             yield from _value_sites(value, f"params.{key}", item_allowed=in_loop)
     if step.when is not None:
         yield TemplateSite("when", step.when, condition=True, item_allowed=False)
-    if step.for_each is not None and isinstance(step.for_each.items, str):
-        yield TemplateSite("for_each.items", step.for_each.items, condition=True)
+    if step.for_each is not None and is_template(step.for_each.items):
+        assert isinstance(step.for_each.items, str)
+        yield TemplateSite("for_each.items", step.for_each.items)
     if step.approval is not None and step.approval.message:
         yield from _value_sites(step.approval.message, "approval.message")
     if step.fallback is not None:
@@ -94,7 +95,7 @@ def find_cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
     for start in edges:
         if start in index:
             continue
-        work: list[tuple[str, Iterator[str]]] = [(start, iter(sorted(edges.get(start, ()))))]
+        work: list[tuple[str, Iterator[str]]] = [(start, iter(edges.get(start, ())))]
         index[start] = low[start] = counter
         counter += 1
         stack.append(start)
@@ -110,7 +111,7 @@ def find_cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(edges.get(child, ())))))
+                    work.append((child, iter(edges.get(child, ()))))
                     advanced = True
                     break
                 if child in on_stack:

@@ -21,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +67,7 @@ from engine.records import (
     StepRecord,
     StepStatus,
     digest,
+    fingerprint,
     summarize,
 )
 from engine.templating import StepsView, StepView, TemplateEngine, default_engine
@@ -212,17 +212,21 @@ class Executor:
             semaphore = self._per_tool[tool.name] = asyncio.Semaphore(limit)
         return self._global, semaphore
 
-    @asynccontextmanager
-    async def _slot(self, tool: Tool) -> AsyncIterator[None]:
-        """Hold a per-tool slot (first, so waiting for it does not block a global slot), then a
-        global one."""
+    async def _call_in_slot(self, tool: Tool, params: Any, context: ToolContext) -> Any:
+        """Call ``tool`` holding a per-tool slot (taken first, so waiting for it does not block
+        a global slot) and a global one."""
         shared, own = self._semaphores(tool)
-        if own is None:
-            async with shared:
-                yield
-        else:
-            async with own, shared:
-                yield
+        if own is not None:
+            await own.acquire()
+        try:
+            await shared.acquire()
+            try:
+                return await tool.invoke(params, context)
+            finally:
+                shared.release()
+        finally:
+            if own is not None:
+                own.release()
 
 
 class RunHandle:
@@ -483,10 +487,13 @@ class _Run:
         self.check_done()
 
     async def emit(self, event: RunEvent) -> None:
-        record = getattr(event, "record", None)
-        if record is not None:
+        if isinstance(event, StepFinished | StepSkipped | StepRetried):
+            record = event.record
             self.records.append(record)
-            if getattr(event, "final", True) and record.kind is not RecordKind.COMPENSATION:
+            final = not isinstance(event, StepRetried) and (
+                not isinstance(event, StepFinished) or event.final
+            )
+            if final and record.kind is not RecordKind.COMPENSATION:
                 self.settled.add(record.step_id)
         try:
             await self.ex.sink.emit(event)
@@ -842,7 +849,8 @@ class _Run:
     ) -> _Outcome:
         """One call of ``tool``: emits StepStarted, returns the outcome with its record."""
         step_id = planned.id
-        input_hash = digest(params)
+        constant_hash = planned.constant_params_hash() if kind is RecordKind.ACTION else None
+        input_hash = constant_hash if constant_hash is not None else digest(params)
         started_at = self.clock.now()
         await self.emit(
             StepStarted(
@@ -869,17 +877,16 @@ class _Run:
         result: Any = None
         try:
             parsed = tool.parse_params(params)
-            async with self.ex._slot(tool):
-                if timeout_s is None:
-                    result = await tool.invoke(parsed, context)
-                else:
-                    try:
-                        async with asyncio.timeout(timeout_s):
-                            result = await tool.invoke(parsed, context)
-                    except TimeoutError as exc:
-                        raise StepTimeoutError(
-                            f"'{tool.name}' did not finish within {timeout_s:g}s"
-                        ) from exc
+            if timeout_s is None:
+                result = await self.ex._call_in_slot(tool, parsed, context)
+            else:
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        result = await self.ex._call_in_slot(tool, parsed, context)
+                except TimeoutError as exc:
+                    raise StepTimeoutError(
+                        f"'{tool.name}' did not finish within {timeout_s:g}s"
+                    ) from exc
         except asyncio.CancelledError:
             record = self.make_record(
                 planned,
@@ -939,6 +946,7 @@ class _Run:
             if kind is RecordKind.FALLBACK:
                 confidence *= 0.8
         duration_s = self.clock.monotonic() - t0
+        output_hash, output_summary = fingerprint(output)
         if cost is None:
             model = tool.spec.cost_model
             cost = model.estimate(duration_s) if model is not None else ZERO_COST
@@ -957,8 +965,8 @@ class _Run:
             issues=issues,
             cost=cost,
             input_hash=input_hash,
-            output_hash=digest(output),
-            output_summary=summarize(output),
+            output_hash=output_hash,
+            output_summary=output_summary,
         )
         return _Outcome(record, output, None)
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.analysis import referenced_steps, site_references, template_sites
 from engine.blueprint import Blueprint, Step
+from engine.records import digest
 from engine.templating import Compiled, TemplateEngine, default_engine
 from engine.tools.base import Tool
 from engine.tools.registry import ToolRegistry
-from engine.validation import ensure_valid
+from engine.validation import validate_blueprint
 
 
 @dataclass(slots=True)
@@ -37,6 +37,15 @@ class PlannedStep:
     compensate: PlannedCall | None
     needs: frozenset[str]
     dependents: list[str] = field(default_factory=list)
+    _params_hash: str | None = None
+
+    def constant_params_hash(self) -> str | None:
+        """The hash of the params if they contain no template (computed once, on first use)."""
+        if self.params.has_templates or self.step.for_each is not None:
+            return None
+        if self._params_hash is None:
+            self._params_hash = digest(self.step.params)
+        return self._params_hash
 
     @property
     def id(self) -> str:
@@ -61,38 +70,26 @@ def build_plan(
     Raises :class:`~engine.errors.BlueprintInvalidError` listing every problem.
     """
     engine = engine or default_engine()
-    ensure_valid(blueprint, registry)
+    report = validate_blueprint(blueprint, registry, engine=engine)
+    report.raise_for_problems()
     steps: dict[str, PlannedStep] = {}
     for index, step in enumerate(blueprint.steps):
         tool = registry.get(step.tool)
-        fallback = _call(engine, registry, step, "fallback")
-        compensate = _call(engine, registry, step, "compensate")
-        raw_fallback = fallback.tool.spec.template_params if fallback else frozenset()
-        needs = set(step.depends_on)
-        for site in template_sites(step, tool.spec.template_params, raw_fallback):
-            needs |= referenced_steps(site_references(engine, site))
-        needs.discard(step.id)
         steps[step.id] = PlannedStep(
             step=step,
             index=index,
             tool=tool,
             params=engine.compile_params(step.params, tool.spec.template_params),
             when=engine.compile_condition(step.when) if step.when is not None else None,
-            items=(
-                engine.compile_condition(step.for_each.items)
-                if step.for_each is not None and isinstance(step.for_each.items, str)
-                else engine.compile(step.for_each.items)
-                if step.for_each is not None
-                else None
-            ),
+            items=engine.compile(step.for_each.items) if step.for_each is not None else None,
             approval_message=(
                 engine.compile(step.approval.message)
                 if step.approval is not None and step.approval.message
                 else None
             ),
-            fallback=fallback,
-            compensate=compensate,
-            needs=frozenset(needs),
+            fallback=_call(engine, registry, step, "fallback"),
+            compensate=_call(engine, registry, step, "compensate"),
+            needs=frozenset(report.dependencies[step.id]),
         )
     for planned in steps.values():
         for need in planned.needs:

@@ -24,13 +24,25 @@ class Problem(BaseModel):
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The candidates closest to ``name`` (typo suggestions), best first."""
-    pool = list(candidates)
-    found = difflib.get_close_matches(name, pool, n=n, cutoff=0.5)
-    if not found:
-        lowered = name.lower()
-        found = [c for c in pool if lowered in c.lower() or c.lower() in lowered][:n]
-    return found
+    """The candidates closest to ``name`` (typo suggestions), best first.
+
+    Only near-ties of the best match are kept, so ``'dependson'`` suggests ``'depends_on'``
+    and not also ``'description'``.
+    """
+    pool = list(dict.fromkeys(candidates))
+    scored = []
+    for candidate in pool:
+        matcher = difflib.SequenceMatcher(None, name.lower(), candidate.lower())
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+            ratio = matcher.ratio()
+            if ratio >= 0.6:
+                scored.append((ratio, candidate))
+    if scored:
+        scored.sort(key=lambda item: -item[0])
+        best = scored[0][0]
+        return [c for ratio, c in scored if ratio >= best - 0.05][:n]
+    lowered = name.lower()
+    return [c for c in pool if lowered in c.lower() or c.lower() in lowered][:n]
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

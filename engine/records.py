@@ -98,26 +98,42 @@ class RunRecord(BaseModel):
         return sum(1 for s in self.step_status.values() if s == status)
 
 
-def _canonical(value: Any) -> str:
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=repr, ensure_ascii=False)
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys: equal values give equal text whatever their dict order."""
     try:
-        return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
+        return _CANONICAL.encode(value)
     except (TypeError, ValueError):
         return repr(value)
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def digest(value: Any) -> str:
     """A stable SHA-256 of a JSON-like value (dict key order does not matter)."""
-    return hashlib.sha256(_canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
+    return _sha256(canonical_json(value))
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def summarize(value: Any, limit: int = SUMMARY_CHARS) -> str:
     """A one-line preview of a value, at most ``limit`` characters."""
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=repr)
-        except (TypeError, ValueError):
-            text = repr(value)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _shorten(value if isinstance(value, str) else canonical_json(value), limit)
+
+
+_NONE_FINGERPRINT = (_sha256("null"), "null")
+
+
+def fingerprint(value: Any, limit: int = SUMMARY_CHARS) -> tuple[str, str]:
+    """``(digest(value), summarize(value))`` from a single serialisation."""
+    if value is None:
+        return _NONE_FINGERPRINT
+    text = canonical_json(value)
+    return _sha256(text), _shorten(value if isinstance(value, str) else text, limit)

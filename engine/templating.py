@@ -68,7 +68,8 @@ class _Undefined(Undefined):
 class NotProduced(_Undefined):
     """The output of a step that did not succeed. Using it raises UpstreamOutputMissingError;
     ``| default(...)`` and ``is defined`` work, which is how merges after optional branches
-    are written."""
+    are written. Like ``ChainableUndefined``, ``.key`` and ``[key]`` on it stay undefined, so
+    ``steps.b.output.value | default('none')`` works too."""
 
     __slots__ = ("_status", "_step_id")
 
@@ -80,17 +81,28 @@ class NotProduced(_Undefined):
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise UpstreamOutputMissingError(self._step_id, self._status)
 
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return self
+
 
 # Undefined's operators (``__add__``, ``__iter__``, …) are bound to the base class's failure
 # function; rebind them so every use of our undefined values raises *our* errors.
 _STRICT_OPERATORS: tuple[str, ...] = ("__iter__", "__str__", "__len__", "__eq__", "__ne__")
 _STRICT_OPERATORS += ("__bool__", "__hash__", "__contains__")
 for _cls in (_Undefined, NotProduced):
+    _own = set(vars(_cls))  # methods the class defines itself (NotProduced.__getitem__) stay
     for _name, _value in list(vars(Undefined).items()):
         if _value is vars(Undefined)["_fail_with_undefined_error"] and _name.startswith("__"):
-            setattr(_cls, _name, _cls._fail_with_undefined_error)
+            if _name not in _own:
+                setattr(_cls, _name, _cls._fail_with_undefined_error)
     for _name in _STRICT_OPERATORS:
-        setattr(_cls, _name, _cls._fail_with_undefined_error)
+        if _name not in _own:
+            setattr(_cls, _name, _cls._fail_with_undefined_error)
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,6 +433,7 @@ class TemplateEngine:
     def __init__(self) -> None:
         self.env = KaizenSandbox()
         self._compile_string = lru_cache(maxsize=4096)(self._compile_string_uncached)
+        self._analyze = lru_cache(maxsize=4096)(self._analyze_uncached)
 
     def _compile_string_uncached(self, source: str) -> Compiled:
         if not is_template(source):
@@ -479,16 +492,45 @@ class TemplateEngine:
             found.extend(self.references_in(source))
         return found
 
-    def references_in(self, source: str, *, condition: bool = False) -> list[Reference]:
-        """Variable paths referred to by one template string (or bare condition expression)."""
+    def parse(self, source: str, *, condition: bool = False) -> nodes.Template:
+        """The Jinja AST of a template string (or of a bare condition expression)."""
         text = source if (is_template(source) or not condition) else "{{ " + source + " }}"
-        tree = self.env.parse(text)
-        local_names = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")} | {
-            "loop"
-        }
+        return self.env.parse(text)
+
+    def _analyze_uncached(
+        self, source: str, condition: bool
+    ) -> tuple[tuple[Reference, ...], tuple[str, ...]]:
+        tree = self.parse(source, condition=condition)
+        local_names = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        local_names.add("loop")
         found: list[Reference] = []
         _collect(tree, local_names, found)
-        return found
+        return tuple(found), tuple(unsafe_accesses(tree))
+
+    def unsafe_accesses(self, source: str, *, condition: bool = False) -> list[str]:
+        """Names starting with ``_`` that the template tries to read."""
+        return list(self._analyze(source, condition)[1])
+
+    def references_in(self, source: str, *, condition: bool = False) -> list[Reference]:
+        """Variable paths referred to by one template string (or bare condition expression).
+        Raises ``jinja2.TemplateSyntaxError`` on bad syntax."""
+        return list(self._analyze(source, condition)[0])
+
+
+def unsafe_accesses(tree: nodes.Node) -> list[str]:
+    """Attribute or key names starting with ``_`` read anywhere in a parsed template
+    (``''.__class__``, ``x['__dict__']``, ``x | attr('_y')``)."""
+    found: list[str] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            name: object = node.attr
+        elif isinstance(node, nodes.Getitem):
+            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        else:
+            name = node.args[0].value if _is_attr_filter(node) else None  # type: ignore[attr-defined]
+        if isinstance(name, str) and name.startswith("_"):
+            found.append(name)
+    return found
 
 
 def iter_template_strings(value: Any) -> Iterator[str]:

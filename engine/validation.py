@@ -32,7 +32,6 @@ from engine.templating import (
     TemplateEngine,
     default_engine,
     is_template,
-    unsafe_names,
 )
 from engine.tools.base import Tool
 from engine.tools.registry import ToolRegistry
@@ -47,6 +46,8 @@ class ValidationReport(BaseModel):
 
     blueprint: Blueprint | None = None
     problems: list[Problem] = []
+    dependencies: dict[str, set[str]] = {}
+    """For each step, the steps it depends on: ``depends_on`` plus template references."""
 
     @property
     def ok(self) -> bool:
@@ -78,10 +79,13 @@ def validate_blueprint(
 
 
 def ensure_valid(
-    data: Mapping[str, Any] | Blueprint, registry: ToolRegistry | None = None
+    data: Mapping[str, Any] | Blueprint,
+    registry: ToolRegistry | None = None,
+    *,
+    engine: TemplateEngine | None = None,
 ) -> Blueprint:
     """The validated blueprint, or :class:`BlueprintInvalidError` with every problem."""
-    return validate_blueprint(data, registry).raise_for_problems()
+    return validate_blueprint(data, registry, engine=engine).raise_for_problems()
 
 
 # ------------------------------------------------------------------------------------------
@@ -157,9 +161,11 @@ class _Validator:
                 )
                 return ValidationReport(problems=self.problems)
             blueprint, steps, inputs, outputs, all_ids = self._parse(data)
-        self._check_semantics(steps, inputs, outputs, all_ids)
+        dependencies = self._check_semantics(steps, inputs, outputs, all_ids)
         return ValidationReport(
-            blueprint=blueprint if not self.problems else None, problems=self.problems
+            blueprint=blueprint if not self.problems else None,
+            problems=self.problems,
+            dependencies=dependencies,
         )
 
     def _parse(
@@ -211,7 +217,7 @@ class _Validator:
         inputs: Mapping[str, InputSpec],
         outputs: Mapping[str, Any],
         all_ids: list[str],
-    ) -> None:
+    ) -> dict[str, set[str]]:
         for name, spec in inputs.items():
             self._check_input(name, spec)
         first_index: dict[str, int] = {}
@@ -232,18 +238,19 @@ class _Validator:
             if step.id in first_index and first_index[step.id] == index:
                 deps[step.id] |= implied
                 for dep_index, dep in enumerate(step.depends_on):
+                    if dep in known_ids and dep != step.id:
+                        deps[step.id].add(dep)
+                        continue
                     loc = join_loc("steps", index, "depends_on", dep_index)
                     if dep == step.id:
                         self.add(loc, "self_dependency", f"step '{step.id}' depends on itself")
-                    elif dep not in known_ids:
+                    else:
                         self.add(
                             loc,
                             "unknown_step",
                             f"depends_on names step '{dep}', which does not exist",
                             did_you_mean(dep, known_ids),
                         )
-                    else:
-                        deps[step.id].add(dep)
         # Cycles are printed in the order steps would run: a → b means b needs a.
         flow: dict[str, set[str]] = {step_id: set() for step_id in deps}
         for step_id, needs in deps.items():
@@ -259,6 +266,7 @@ class _Validator:
             )
         for site in output_sites(outputs):
             self._check_template(f"outputs.{site.loc}", site, None, inputs, known_ids, None)
+        return deps
 
     def _check_input(self, name: str, spec: InputSpec) -> None:
         loc = join_loc("inputs", name)
@@ -277,10 +285,9 @@ class _Validator:
         return found
 
     def _check_params(self, loc: str, tool: Tool, params: Mapping[str, Any]) -> None:
+        raw = tool.spec.template_params
         templated = frozenset(
-            key
-            for key, value in params.items()
-            if key not in tool.spec.template_params and _contains_template(value)
+            [key for key, value in params.items() if key not in raw and _contains_template(value)]
         )
         for issue in tool.check_params(params, templated):
             self.add(
@@ -345,6 +352,15 @@ class _Validator:
             except TemplateError as exc:
                 self.add(loc, "template_syntax", str(exc))
                 return set()
+        unsafe = self.engine.unsafe_accesses(site.source, condition=site.condition)
+        if unsafe:
+            self.add(
+                loc,
+                "template_unsafe",
+                f"template refers to '{unsafe[0]}': names starting with '_' are not allowed",
+                "templates can only read inputs, steps and run data",
+            )
+            return set()
         loop_names: set[str] = set()
         if step is not None and step.for_each is not None:
             loop_names = {step.for_each.as_, "index"}
@@ -362,15 +378,6 @@ class _Validator:
         self_id: str | None,
         loop_names: set[str],
     ) -> None:
-        unsafe = unsafe_names(ref)
-        if unsafe:
-            self.add(
-                loc,
-                "template_unsafe",
-                f"template refers to '{unsafe[0]}': names starting with '_' are not allowed",
-                "templates can only read inputs, steps and run data",
-            )
-            return
         if ref.root == "inputs":
             if ref.path and isinstance(ref.path[0], str) and ref.path[0] not in inputs:
                 self.add(

@@ -1,0 +1,114 @@
+"""Known server-side template injection payloads are refused, statically and at render time."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import TemplateError, UnsafeTemplateError
+from engine.templating import StepsView, StepView, TemplateEngine
+from engine.validation import validate_blueprint
+
+# Payloads from public SSTI cheat sheets (PayloadsAllTheThings, HackTricks) for Jinja2.
+PAYLOADS = [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ().__class__.__base__.__subclasses__() }}",
+    "{{ [].__class__.__base__.__subclasses__()[40]('/etc/passwd').read() }}",
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ joiner.__init__.__globals__.os.popen('id').read() }}",
+    "{{ namespace.__init__.__globals__.os.popen('id').read() }}",
+    "{{ lipsum.__globals__['os'].popen('id').read() }}",
+    "{{ lipsum.__globals__.__builtins__.__import__('os').popen('id').read() }}",
+    "{{ self.__init__.__globals__.__builtins__ }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ config.items() }}",
+    "{{ request.application.__globals__.__builtins__.__import__('os') }}",
+    "{{ url_for.__globals__.os }}",
+    "{{ get_flashed_messages.__globals__ }}",
+    "{{ ''|attr('__class__')|attr('__mro__') }}",
+    "{{ ''['__class__'] }}",
+    "{{ inputs.__class__.__init__.__globals__ }}",
+    "{{ steps.__class__ }}",
+    "{{ steps.a._output }}",
+    "{{ steps.a.output.__dict__ }}",
+    "{{ inputs.repo.__class__.__base__.__subclasses__() }}",
+    "{{ range.__init__.__globals__ }}",
+    "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+    "{% set x = ''.__class__ %}{{ x }}",
+    "{{ inputs.repo.format.__globals__ }}",
+    "{{ '{0.__class__}'.format(inputs) }}",
+    "{{ inputs|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+    "{{ 'a' * 100000000 }}",
+    "{{ [1] * 10000000 }}",
+    "{{ 2 ** 100000000 }}",
+    "{{ range(100000000) | list }}",
+    "{{ inputs.tags.append('pwned') }}",
+    "{{ inputs.clear() }}",
+]
+
+
+@pytest.fixture
+def context() -> dict:
+    views = {"a": StepView("a", "succeeded", output={"x": 1})}
+    return {
+        "inputs": {"repo": "acme/api", "tags": ["a"]},
+        "steps": StepsView(views.get, list(views)),
+        "run": {"id": "r", "name": "n"},
+    }
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payload_is_refused_at_render_time(payload, context):
+    engine = TemplateEngine()
+    with pytest.raises(TemplateError) as info:
+        engine.render(payload, context)
+    text = str(info.value)
+    assert "popen" not in text.lower() or "refused" in text or "undefined" in text
+    assert context["inputs"] == {"repo": "acme/api", "tags": ["a"]}, "templates cannot mutate data"
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payload_is_refused_by_validation(payload, registry):
+    report = validate_blueprint(
+        {
+            "name": "t",
+            "inputs": {"repo": {"type": "string"}, "tags": {"type": "array"}},
+            "steps": [
+                {"id": "a", "tool": "test.work", "params": {"name": "x"}},
+                {"id": "b", "tool": "test.work", "params": {"name": payload}},
+            ],
+        },
+        registry,
+    )
+    if report.ok:
+        # Only size/mutation payloads pass static checks; they must still fail when rendered.
+        assert payload in {
+            "{{ 'a' * 100000000 }}",
+            "{{ [1] * 10000000 }}",
+            "{{ 2 ** 100000000 }}",
+            "{{ range(100000000) | list }}",
+            "{{ inputs.tags.append('pwned') }}",
+            "{{ '{0.__class__}'.format(inputs) }}",
+            "{{ inputs|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+        }, f"{payload} passed validation"
+    else:
+        codes = {p.code for p in report.problems}
+        assert codes <= {"template_unsafe", "unknown_name", "unknown_input", "template_syntax"}
+
+
+def test_unsafe_access_message_is_clear(context):
+    with pytest.raises(
+        UnsafeTemplateError, match="template refused: access to attribute '__class__'"
+    ):
+        TemplateEngine().render("{{ inputs.repo.__class__ }}", context)
+
+
+def test_size_limits(context):
+    engine = TemplateEngine()
+    assert engine.render("{{ 'ab' * 3 }}", context) == "ababab"
+    assert engine.render("{{ 2 ** 10 }}", context) == 1024
+    with pytest.raises(UnsafeTemplateError, match="refusing to build a sequence"):
+        engine.render("{{ 'a' * 100000000 }}", context)
+    with pytest.raises(UnsafeTemplateError, match="too large"):
+        engine.render("{{ 2 ** 100000000 }}", context)
+    assert engine.render("{{ 9 ** 9 ** 9 }}", context) == 387420489**9  # left-associative
