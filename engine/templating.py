@@ -96,13 +96,13 @@ _STRICT_OPERATORS: tuple[str, ...] = ("__iter__", "__str__", "__len__", "__eq__"
 _STRICT_OPERATORS += ("__bool__", "__hash__", "__contains__")
 for _cls in (_Undefined, NotProduced):
     _own = set(vars(_cls))  # methods the class defines itself (NotProduced.__getitem__) stay
-    for _name, _value in list(vars(Undefined).items()):
-        if _value is vars(Undefined)["_fail_with_undefined_error"] and _name.startswith("__"):
-            if _name not in _own:
-                setattr(_cls, _name, _cls._fail_with_undefined_error)
-    for _name in _STRICT_OPERATORS:
-        if _name not in _own:
-            setattr(_cls, _name, _cls._fail_with_undefined_error)
+    _failing = {
+        name
+        for name, value in vars(Undefined).items()
+        if value is vars(Undefined)["_fail_with_undefined_error"] and name.startswith("__")
+    }
+    for _name in (_failing | set(_STRICT_OPERATORS)) - _own:
+        setattr(_cls, _name, _cls._fail_with_undefined_error)
 
 
 # --------------------------------------------------------------------------------------------
