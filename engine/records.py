@@ -113,8 +113,13 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_EMPTY_DICT_DIGEST = _sha256("{}")
+
+
 def digest(value: Any) -> str:
     """A stable SHA-256 of a JSON-like value (dict key order does not matter)."""
+    if type(value) is dict and not value:
+        return _EMPTY_DICT_DIGEST
     return _sha256(canonical_json(value))
 
 

@@ -620,11 +620,6 @@ def _collect(node: nodes.Node, local_names: set[str], out: list[Reference]) -> N
         _collect(child, local_names, out)
 
 
-def unsafe_names(reference: Reference) -> list[str]:
-    """Path parts that would reach Python internals (``__class__``, ``_private``)."""
-    return [p for p in reference.path if isinstance(p, str) and p.startswith("_")]
-
-
 _default_engine: TemplateEngine | None = None
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, get_type_hints, overload
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, get_origin, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from pydantic.fields import FieldInfo
@@ -53,8 +53,13 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     return description, params
 
 
+_PLAIN = (type(None), str, int, float, bool, dict, list)
+
+
 def to_jsonable(value: Any) -> Any:
     """Plain data for templates and traces: models and dataclasses become dicts."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -85,6 +90,20 @@ class FunctionTool(Tool):
                 f"tool name '{tool_name}' is invalid: use letters, digits, '_', '-' and dots "
                 "(e.g. 'github.list_pull_requests')"
             )
+        try:
+            effect = SideEffect(side_effect)
+        except ValueError:
+            choices = ", ".join(e.value for e in SideEffect)
+            raise ToolDefinitionError(
+                f"tool '{tool_name}': side_effect '{side_effect}' is invalid (choose {choices})"
+            ) from None
+        try:
+            level = RiskLevel(risk)
+        except ValueError:
+            choices = ", ".join(r.value for r in RiskLevel)
+            raise ToolDefinitionError(
+                f"tool '{tool_name}': risk '{risk}' is invalid (choose {choices})"
+            ) from None
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
         doc_description, doc_params = parse_docstring(fn.__doc__)
@@ -117,15 +136,20 @@ class FunctionTool(Tool):
             if isinstance(default, FieldInfo):
                 info = default
                 if info.description is None and param.name in doc_params:
-                    info.description = doc_params[param.name]
+                    # A copy: assigning ``info.description`` would change the caller's object and
+                    # be lost anyway (pydantic rebuilds field infos from the attributes set).
+                    info = FieldInfo.merge_field_infos(info, description=doc_params[param.name])
                 fields[param.name] = (annotation, info)
             else:
+                # Only set a description when the docstring has one and the annotation does not:
+                # an explicit ``description=None`` would erase ``Annotated[..., Field(description=
+                # ...)]`` when pydantic merges the two field infos.
+                extra: dict[str, Any] = {}
+                if param.name in doc_params and not _annotated_description(annotation):
+                    extra["description"] = doc_params[param.name]
                 fields[param.name] = (
                     annotation,
-                    FieldInfo(
-                        default=... if default is param.empty else default,
-                        description=doc_params.get(param.name),
-                    ),
+                    FieldInfo(default=... if default is param.empty else default, **extra),
                 )
         model_name = "".join(part.title() for part in re.split(r"[._\-]", tool_name)) + "Params"
         self.params_model: type[BaseModel] = create_model(
@@ -145,13 +169,15 @@ class FunctionTool(Tool):
             description=description or doc_description,
             params_schema=self.params_model.model_json_schema(),
             output_schema=output_schema,
-            side_effect=SideEffect(side_effect),
-            risk=RiskLevel(risk),
+            side_effect=effect,
+            risk=level,
             cost_model=cost_model,
             max_concurrency=max_concurrency,
             template_params=frozenset(template_params),
         )
-        unknown = self.spec.template_params - set(self.params_model.model_fields)
+        #: Field names, read once: ``model_fields`` is slow to access on every call.
+        self.param_names: tuple[str, ...] = tuple(self.params_model.model_fields)
+        unknown = self.spec.template_params - set(self.param_names)
         if unknown:
             raise ToolDefinitionError(
                 f"tool '{tool_name}': template_params {sorted(unknown)} are not parameters"
@@ -162,7 +188,7 @@ class FunctionTool(Tool):
     def check_params(
         self, params: Mapping[str, Any], templated: frozenset[str]
     ) -> list[ParamIssue]:
-        fields = self.params_model.model_fields
+        fields = self.param_names
         issues: list[ParamIssue] = []
         for key in params:
             if key not in fields:
@@ -188,7 +214,8 @@ class FunctionTool(Tool):
                         ParamIssue(key, "missing_param", f"required parameter '{key}' is missing")
                     )
                 else:
-                    issues.append(ParamIssue(".".join(loc), "invalid_param", err["msg"]))
+                    message = err["msg"].removeprefix("Value error, ")
+                    issues.append(ParamIssue(".".join(loc), "invalid_param", message))
         return issues
 
     def parse_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,7 +223,7 @@ class FunctionTool(Tool):
             model = self.params_model.model_validate(params)
         except ValidationError as exc:
             raise ToolInputError(_format_validation_error(self.name, exc)) from exc
-        return {name: getattr(model, name) for name in type(model).model_fields}
+        return {name: getattr(model, name) for name in self.param_names}
 
     def check_output(self, output: Any) -> str | None:
         if self.output_adapter is None:
@@ -224,7 +251,17 @@ class FunctionTool(Tool):
         return self.fn(*args, **kwargs)
 
 
-def _list_params(fields: Mapping[str, Any]) -> str:
+def _annotated_description(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``Annotated[..., Field(description=...)]``."""
+    if get_origin(annotation) is not Annotated:
+        return False
+    return any(
+        isinstance(meta, FieldInfo) and meta.description is not None
+        for meta in getattr(annotation, "__metadata__", ())
+    )
+
+
+def _list_params(fields: Sequence[str]) -> str:
     return "its parameters are: " + ", ".join(fields) if fields else "it takes no parameters"
 
 
@@ -232,7 +269,7 @@ def _format_validation_error(tool_name: str, exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "params"
-        parts.append(f"{where}: {err['msg']}")
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
     return f"invalid params for '{tool_name}': " + "; ".join(parts)
 
 

@@ -1,21 +1,42 @@
 """``data.transform``: reshape JSON data with a JMESPath expression."""
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import jmespath
+from jmespath import functions
 from jmespath.exceptions import JMESPathError
 from pydantic import AfterValidator
 
 from engine.errors import PermanentToolError
+from engine.problems import did_you_mean
 from engine.tools.base import Tool
 from engine.tools.function import tool
+
+#: Functions JMESPath knows (``jmespath.search`` only finds unknown ones while evaluating).
+KNOWN_FUNCTIONS: frozenset[str] = frozenset(functions.Functions.FUNCTION_TABLE)
+
+
+def _function_names(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if node.get("type") == "function_expression":
+            yield str(node.get("value"))
+        for child in node.get("children", ()):
+            yield from _function_names(child)
 
 
 def _compiles(expression: str) -> str:
     try:
-        jmespath.compile(expression)
+        parsed = jmespath.compile(expression)
     except JMESPathError as exc:
         raise ValueError(f"invalid JMESPath expression {expression!r}: {exc}") from None
+    for name in _function_names(parsed.parsed):
+        if name not in KNOWN_FUNCTIONS:
+            hint = did_you_mean(name, sorted(KNOWN_FUNCTIONS))
+            raise ValueError(
+                f"invalid JMESPath expression {expression!r}: unknown function '{name}()'"
+                + (f" ({hint})" if hint else "")
+            )
     return expression
 
 

@@ -8,6 +8,7 @@ Writes are atomic (a temporary file renamed into place): a reader never sees hal
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Annotated
@@ -19,6 +20,9 @@ from engine.errors import PermanentToolError
 from engine.tools.base import Tool
 from engine.tools.builtin.config import BuiltinToolsConfig
 from engine.tools.function import tool
+
+#: Mode of files the tools create (before the umask for file.append).
+NEW_FILE_MODE = 0o644
 
 
 class PathEscapeError(PermanentToolError):
@@ -71,7 +75,7 @@ def make_file_tools(config: BuiltinToolsConfig) -> list[Tool]:
 
     def _open_nofollow(path: Path, flags: int) -> int:
         try:
-            return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+            return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), NEW_FILE_MODE)
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # the final component is a symlink
                 raise PathEscapeError(f"'{path.name}' is a symlink; refusing to follow it") from exc
@@ -95,10 +99,12 @@ def make_file_tools(config: BuiltinToolsConfig) -> list[Tool]:
             fd = _open_nofollow(target, os.O_RDONLY)
         except FileNotFoundError:
             raise PermanentToolError(f"file '{path}' does not exist in the workspace") from None
-        except IsADirectoryError:
-            raise PermanentToolError(f"'{path}' is a directory") from None
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):  # opening a directory read-only succeeds on POSIX
+            os.close(fd)
+            raise PermanentToolError(f"'{path}' is a directory")
         with os.fdopen(fd, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+            size = info.st_size
             data = handle.read(min(max_bytes, config.file_max_bytes))
         try:
             text = data.decode(encoding, errors="replace")
@@ -122,10 +128,17 @@ def make_file_tools(config: BuiltinToolsConfig) -> list[Tool]:
             raise PermanentToolError("path names the workspace itself, not a file")
         if target.is_symlink():
             raise PathEscapeError(f"'{path}' is a symlink; refusing to replace it")
+        if target.is_dir():
+            raise PermanentToolError(f"'{path}' is a directory")
         target.parent.mkdir(parents=True, exist_ok=True)
+        try:  # keep the mode of the file being replaced; mkstemp would make it 0600
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = NEW_FILE_MODE
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), mode)
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -146,6 +159,8 @@ def make_file_tools(config: BuiltinToolsConfig) -> list[Tool]:
         """
         data = _encode(content, encoding)
         target = resolve_in_workspace(workspace(), path)
+        if target.is_dir():
+            raise PermanentToolError(f"'{path}' is a directory")
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = _open_nofollow(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         with os.fdopen(fd, "ab") as handle:

@@ -26,18 +26,33 @@ class HttpResponse(TypedDict):
 
 
 def make_http_tools(config: BuiltinToolsConfig) -> list[Tool]:
-    def _checked_url(url: str) -> str:
+    def _url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"url must start with http:// or https:// (got '{url}')")
+            return f"url must start with http:// or https:// (got '{url}')"
         if not parts.hostname:
-            raise ValueError(f"url '{url}' has no host")
+            return f"url '{url}' has no host"
+        try:
+            _ = parts.port  # raises for a port outside 0-65535
+        except ValueError as exc:
+            return f"url '{url}' has an invalid port ({exc})"
         hosts = config.http_allowed_hosts
         if hosts is not None and parts.hostname not in hosts:
-            raise ValueError(
-                f"host '{parts.hostname}' is not allowed (allowed: {', '.join(hosts)})"
-            )
+            return f"host '{parts.hostname}' is not allowed (allowed: {', '.join(hosts)})"
+        return None
+
+    def _checked_url(url: str) -> str:
+        problem = _url_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
         return url
+
+    async def _check_redirect(request: httpx.Request) -> None:
+        # Called for the first request and for every redirect httpx follows, so a redirect
+        # cannot lead to a host (or scheme) the url itself could not name.
+        problem = _url_problem(str(request.url))
+        if problem is not None:
+            raise PermanentToolError(f"refusing to follow a redirect: {problem}")
 
     @tool("http.request", side_effect="mutating", risk="medium")
     async def request(
@@ -67,14 +82,20 @@ def make_http_tools(config: BuiltinToolsConfig) -> list[Tool]:
         if json_body is not None and body is not None:
             raise PermanentToolError("give either json_body or body, not both")
         cap = config.http_max_response_bytes
+        # httpx *replaces* the url's query string with ``params`` (even an empty dict), so merge
+        # the query into the url instead: "...?per_page=100" plus {"page": 2} keeps per_page.
+        target = httpx.URL(url).copy_merge_params(query) if query else httpx.URL(url)
         try:
             async with (
-                httpx.AsyncClient(timeout=timeout_s, follow_redirects=follow_redirects) as client,
+                httpx.AsyncClient(
+                    timeout=timeout_s,
+                    follow_redirects=follow_redirects,
+                    event_hooks={"request": [_check_redirect]},
+                ) as client,
                 client.stream(
                     method,
-                    url,
+                    target,
                     headers=headers,
-                    params=query,
                     json=json_body,
                     content=body.encode() if body is not None else None,
                 ) as response,
@@ -92,6 +113,8 @@ def make_http_tools(config: BuiltinToolsConfig) -> list[Tool]:
             raise ToolTimeoutError(f"{method} {url} timed out after {timeout_s:g}s") from exc
         except httpx.TransportError as exc:
             raise TransientToolError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:  # too many redirects, undecodable body, …
+            raise PermanentToolError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
         text = data.decode(response.encoding or "utf-8", errors="replace")
         parsed: Any = None
         if "json" in response.headers.get("content-type", "") and not truncated and text:

@@ -29,6 +29,10 @@ class CommandResult(TypedDict):
     stderr_truncated: bool
 
 
+#: How long to wait for a killed command's pipes to close before giving up on them.
+KILL_GRACE_S = 5.0
+
+
 async def _read_capped(stream: asyncio.StreamReader | None, cap: int) -> tuple[bytes, bool]:
     if stream is None:
         return b"", False
@@ -46,9 +50,48 @@ async def _read_capped(stream: asyncio.StreamReader | None, cap: int) -> tuple[b
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+    # Even when the command itself has exited, processes it started in the background may
+    # still run (and hold its output pipes open): kill the whole group regardless.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _reap_killed(process: asyncio.subprocess.Process) -> None:
+    """Clean up after :func:`_kill_group`: read the pipes to their end and collect the exit
+    status, so no transport is left open. A pipe whose reader paused (its buffer was full) only
+    sees its end when read, and ``wait()`` waits for every pipe to close; so read, don't just
+    wait. Gives up after :data:`KILL_GRACE_S` (a process that left the group may hold a pipe)."""
+    if process.stdin is not None:
+        process.stdin.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(KILL_GRACE_S):
+            await asyncio.gather(_read_capped(process.stdout, 0), _read_capped(process.stderr, 0))
+            await process.wait()
+
+
+#: Variables that make a program load or run other code (the dynamic loader, interpreters'
+#: start-up hooks, shells' rc files) or change which program a name means. Setting them would
+#: turn an allow-listed executable into anything, so ``env`` may not.
+FORBIDDEN_ENV_PREFIXES = ("LD_", "DYLD_", "GIT_")
+FORBIDDEN_ENV = frozenset(
+    {
+        "PATH", "IFS", "BASH_ENV", "ENV", "SHELLOPTS", "PS4", "PROMPT_COMMAND",
+        "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT", "PERL5OPT", "PERL5LIB",
+        "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS", "GCONV_PATH", "HOSTALIASES", "LOCPATH", "MALLOC_CHECK_",
+    }
+)  # fmt: skip
+
+
+def _safe_env(env: dict[str, str] | None) -> dict[str, str] | None:
+    for name in env or {}:
+        if name.upper() in FORBIDDEN_ENV or name.upper().startswith(FORBIDDEN_ENV_PREFIXES):
+            raise ValueError(
+                f"env may not set '{name}': it can make the allowed program run other code"
+            )
+        if not name or "=" in name or "\x00" in name:
+            raise ValueError(f"'{name}' is not a valid environment variable name")
+    return env
 
 
 def make_shell_tools(config: BuiltinToolsConfig) -> list[Tool]:
@@ -77,7 +120,7 @@ def make_shell_tools(config: BuiltinToolsConfig) -> list[Tool]:
         ctx: ToolContext,
         cwd: WorkspacePath = ".",
         stdin: str | None = None,
-        env: dict[str, str] | None = None,
+        env: Annotated[dict[str, str] | None, AfterValidator(_safe_env)] = None,
         timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0,
         check: bool = True,
     ) -> CommandResult:
@@ -87,7 +130,8 @@ def make_shell_tools(config: BuiltinToolsConfig) -> list[Tool]:
             argv: Executable and arguments, e.g. ["git", "status", "--short"].
             cwd: Working directory, relative to the workspace.
             stdin: Text sent to the command's standard input.
-            env: Extra environment variables (the command otherwise gets only PATH, HOME, LANG).
+            env: Extra environment variables (the command otherwise gets only PATH, HOME, LANG);
+                loader and interpreter hooks such as LD_PRELOAD or PYTHONPATH are refused.
             timeout_s: Kill the command after this many seconds.
             check: Fail the step when the exit code is not 0.
         """
@@ -118,16 +162,22 @@ def make_shell_tools(config: BuiltinToolsConfig) -> list[Tool]:
         )
         cap = config.shell_max_output_bytes
 
-        async def communicate() -> tuple[tuple[bytes, bool], tuple[bytes, bool]]:
-            if stdin is not None and process.stdin is not None:
-                try:
-                    process.stdin.write(stdin.encode())
-                    await process.stdin.drain()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+        async def feed_stdin() -> None:
+            if stdin is None or process.stdin is None:
+                return
+            try:
+                process.stdin.write(stdin.encode())
+                await process.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
                 process.stdin.close()
-            out, err = await asyncio.gather(
-                _read_capped(process.stdout, cap), _read_capped(process.stderr, cap)
+
+        async def communicate() -> tuple[tuple[bytes, bool], tuple[bytes, bool]]:
+            # Feed stdin while reading the output: a command that writes as it reads (cat)
+            # would otherwise block on a full stdout pipe while we block on its full stdin.
+            _, out, err = await asyncio.gather(
+                feed_stdin(), _read_capped(process.stdout, cap), _read_capped(process.stderr, cap)
             )
             await process.wait()
             return out, err
@@ -137,12 +187,13 @@ def make_shell_tools(config: BuiltinToolsConfig) -> list[Tool]:
                 (out, out_cut), (err, err_cut) = await communicate()
         except TimeoutError:
             _kill_group(process)
-            await process.wait()
+            await _reap_killed(process)
             raise ToolTimeoutError(
                 f"{args[0]} did not finish within {timeout_s:g}s; killed"
             ) from None
         except BaseException:
             _kill_group(process)
+            await asyncio.shield(_reap_killed(process))
             raise
         result: CommandResult = {
             "exit_code": process.returncode if process.returncode is not None else -1,

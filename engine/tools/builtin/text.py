@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 from engine.errors import TemplateError
-from engine.templating import TemplateEngine, unsafe_names
+from engine.templating import TemplateEngine
 from engine.tools.base import Tool
 from engine.tools.function import tool
 
@@ -13,18 +13,16 @@ from engine.tools.function import tool
 def make_text_tools(engine: TemplateEngine) -> list[Tool]:
     def _safe_template(source: str) -> str:
         try:
-            references = engine.references_in(source)
+            bad = engine.unsafe_accesses(source)
             engine.compile(source)
         except TemplateError as exc:
             raise ValueError(str(exc)) from None
         except Exception as exc:  # jinja2 syntax errors
             raise ValueError(f"template syntax error: {getattr(exc, 'message', exc)}") from None
-        for ref in references:
-            bad = unsafe_names(ref)
-            if bad:
-                raise ValueError(
-                    f"template refers to '{bad[0]}': names starting with '_' are not allowed"
-                )
+        if bad:
+            raise ValueError(
+                f"template refers to '{bad[0]}': names starting with '_' are not allowed"
+            )
         return source
 
     @tool("text.render", side_effect="none", template_params=("template",))
