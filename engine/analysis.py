@@ -3,7 +3,8 @@ depends on, and dependency cycles. Shared by validation and by the execution pla
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from engine.blueprint import Step
@@ -81,7 +82,25 @@ def referenced_steps(references: list[Reference]) -> set[str]:
     }
 
 
-def find_cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
+def topological_order(
+    needs: Mapping[str, Collection[str]], dependents: Mapping[str, Collection[str]]
+) -> list[str]:
+    """Kahn's algorithm: nodes with their dependencies first, stable with respect to the input
+    order. Nodes on (or behind) a cycle are left out, so a short result means a cycle."""
+    remaining = {node: len(deps) for node, deps in needs.items()}
+    ready = deque(node for node, count in remaining.items() if count == 0)
+    order: list[str] = []
+    while ready:
+        node = ready.popleft()
+        order.append(node)
+        for dependent in dependents.get(node, ()):
+            remaining[dependent] -= 1
+            if remaining[dependent] == 0:
+                ready.append(dependent)
+    return order
+
+
+def find_cycles(edges: Mapping[str, Collection[str]]) -> list[list[str]]:
     """One cycle per strongly connected component, each as ``[a, b, c, a]``.
 
     ``edges[x]`` is the set of nodes ``x`` depends on. Iterative Tarjan, so deep graphs are fine.
@@ -135,7 +154,7 @@ def find_cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
     return [_cycle_in(component, edges) for component in components]
 
 
-def _cycle_in(component: list[str], edges: Mapping[str, set[str]]) -> list[str]:
+def _cycle_in(component: list[str], edges: Mapping[str, Collection[str]]) -> list[str]:
     """A simple cycle through the component's first (sorted) node, following dependency edges."""
     members = set(component)
     start = min(component)

@@ -76,6 +76,8 @@ from engine.tools.function import to_jsonable
 from engine.tools.registry import ToolRegistry
 
 DEFAULT_MAX_CONCURRENCY = 64
+#: A task running a chain of steps yields to the event loop at least every this many steps.
+INLINE_PAUSE_EVERY = 32
 
 
 class Executor:
@@ -304,7 +306,9 @@ class _Run:
         self.run_id = run_id
         self.inputs = inputs
         self.clock = executor.clock
-        self.views: dict[str, StepView] = {sid: StepView(sid, "pending") for sid in plan.steps}
+        self.views: dict[str, StepView] = {
+            sid: StepView(sid, StepStatus.PENDING) for sid in plan.steps
+        }
         self.context: dict[str, Any] = {
             "inputs": inputs,
             "steps": StepsView(self.views.get, list(plan.steps)),
@@ -353,7 +357,7 @@ class _Run:
         return await self.finish(started_at, t0)
 
     async def _drain(self) -> None:
-        pending = [t for t in self.tasks.values() if not t.done()]
+        pending = [t for t in set(self.tasks.values()) if not t.done()]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
@@ -381,7 +385,7 @@ class _Run:
             status, error = RunStatus.SUCCEEDED, None
         cost = ZERO_COST
         for record in self.records:
-            if not record.cost.is_zero:
+            if record.cost is not ZERO_COST and not record.cost.is_zero:
                 cost = cost + record.cost
         ended_at = self.clock.now()
         run = RunRecord(
@@ -396,7 +400,7 @@ class _Run:
             outputs=outputs,
             error=error,
             failed_step=self.failure[0] if self.failure else None,
-            step_status={sid: StepStatus(v.status) for sid, v in self.views.items()},
+            step_status={sid: v.status for sid, v in self.views.items()},
             compensated=self.compensated,
             issues=self.issues,
             records=self.records,
@@ -422,7 +426,7 @@ class _Run:
             return
         self.cancel_reason = reason
         self.compensate_on_cancel = compensate
-        for task in self.tasks.values():
+        for task in set(self.tasks.values()):
             if not task.done():
                 task.cancel()
         self.check_done()
@@ -430,8 +434,22 @@ class _Run:
     def launch(self, sid: str) -> None:
         self.in_flight += 1
         self.tasks[sid] = asyncio.get_running_loop().create_task(
-            self.run_step(sid), name=f"kaizen-step:{self.run_id}:{sid}"
+            self.run_chain(sid), name=f"kaizen-step:{self.run_id}:{sid}"
         )
+
+    async def run_chain(self, sid: str) -> None:
+        """Run ``sid``; then, in this same task, one dependent it made ready (the others get
+        tasks of their own). Continuing here skips a task creation and a turn of the event
+        loop, so a chain of steps runs back to back."""
+        task = asyncio.current_task()
+        assert task is not None
+        follow: str | None = sid
+        count = 0
+        while follow is not None:
+            self.tasks[follow] = task
+            count += 1
+            # let other tasks in now and then during long chains of steps that never wait
+            follow = await self.run_step(follow, pause=count % INLINE_PAUSE_EVERY == 0)
 
     def check_done(self) -> None:
         if self.done is None or self.done.done() or self.in_flight:
@@ -442,11 +460,14 @@ class _Run:
             self.failure = ("", "internal error: steps left that can never become ready")
             self.done.set_result(None)
 
-    async def run_step(self, sid: str) -> None:
+    async def run_step(self, sid: str, *, pause: bool = False) -> str | None:
+        """Run one step and do its bookkeeping; returns a dependent to run next in this task."""
         planned = self.plan.steps[sid]
         view = self.views[sid]
         status = StepStatus.FAILED
         try:
+            if pause:
+                await asyncio.sleep(0)
             status = await self.execute_step(planned)
         except asyncio.CancelledError:
             status = StepStatus.CANCELLED
@@ -465,12 +486,21 @@ class _Run:
             view.settle(status, error=message)
             if self.failure is None:
                 self.failure = (sid, message)
-        finally:
+        except BaseException:  # cancelled again while recording the cancellation: account, go
             self.in_flight -= 1
             self.finished += 1
-            self.step_done(planned, StepStatus(status))
+            self.step_done(planned, status, continue_with_one=False)
+            raise
+        self.in_flight -= 1
+        self.finished += 1
+        return self.step_done(planned, status, continue_with_one=True)
 
-    def step_done(self, planned: PlannedStep, status: StepStatus) -> None:
+    def step_done(
+        self, planned: PlannedStep, status: StepStatus, *, continue_with_one: bool
+    ) -> str | None:
+        """Account for a finished step and start the dependents it made ready. With
+        ``continue_with_one``, one of them is returned (already counted in flight) for the
+        caller to run instead of being given a task."""
         if status == StepStatus.SUCCEEDED:
             self.completed.append(planned.id)
         elif (
@@ -479,12 +509,18 @@ class _Run:
             and self.failure is None
         ):
             self.failure = (planned.id, self.views[planned.id].error or "failed")
+        follow: str | None = None
         if self.failure is None and self.cancel_reason is None:
             for dependent in planned.dependents:
                 self.remaining[dependent] -= 1
                 if self.remaining[dependent] == 0:
-                    self.launch(dependent)
+                    if continue_with_one and follow is None:
+                        follow = dependent
+                        self.in_flight += 1
+                    else:
+                        self.launch(dependent)
         self.check_done()
+        return follow
 
     async def emit(self, event: RunEvent) -> None:
         if isinstance(event, StepFinished | StepSkipped | StepRetried):

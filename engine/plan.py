@@ -4,7 +4,6 @@ blueprint and reused by every run of it."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 from engine.blueprint import Blueprint, Step
@@ -94,7 +93,7 @@ def build_plan(
     for planned in steps.values():
         for need in planned.needs:
             steps[need].dependents.append(planned.id)
-    order = _topological(steps)
+    order = report.order
     roots = [sid for sid in order if not steps[sid].needs]
     outputs = {key: engine.compile(value) for key, value in blueprint.outputs.items()}
     return ExecutionPlan(
@@ -114,17 +113,3 @@ def _call(
         params=engine.compile_params(call.params, tool.spec.template_params),
         timeout_s=call.timeout_s if call.timeout_s is not None else step.timeout_s,
     )
-
-
-def _topological(steps: dict[str, PlannedStep]) -> list[str]:
-    remaining = {sid: len(p.needs) for sid, p in steps.items()}
-    ready = deque(sid for sid, count in remaining.items() if count == 0)
-    order: list[str] = []
-    while ready:
-        current = ready.popleft()
-        order.append(current)
-        for dependent in steps[current].dependents:
-            remaining[dependent] -= 1
-            if remaining[dependent] == 0:
-                ready.append(dependent)
-    return order

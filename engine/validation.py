@@ -21,6 +21,7 @@ from engine.analysis import (
     referenced_steps,
     site_references,
     template_sites,
+    topological_order,
 )
 from engine.blueprint import TEMPLATE_ROOTS, Blueprint, InputSpec, Step
 from engine.errors import BlueprintInvalidError, TemplateError
@@ -48,6 +49,8 @@ class ValidationReport(BaseModel):
     problems: list[Problem] = []
     dependencies: dict[str, set[str]] = {}
     """For each step, the steps it depends on: ``depends_on`` plus template references."""
+    order: list[str] = []
+    """The steps in an order that respects their dependencies (when there is no cycle)."""
 
     @property
     def ok(self) -> bool:
@@ -141,6 +144,7 @@ class _Validator:
         self.registry = registry
         self.engine = engine
         self.problems: list[Problem] = []
+        self.order: list[str] = []
 
     def add(self, loc: str, code: str, message: str, hint: str | None = None) -> None:
         self.problems.append(Problem(loc=loc, code=code, message=message, hint=hint))
@@ -162,10 +166,12 @@ class _Validator:
                 return ValidationReport(problems=self.problems)
             blueprint, steps, inputs, outputs, all_ids = self._parse(data)
         dependencies = self._check_semantics(steps, inputs, outputs, all_ids)
-        return ValidationReport(
+        # Built from values made here; re-validating 200 dependency sets would only copy them.
+        return ValidationReport.model_construct(
             blueprint=blueprint if not self.problems else None,
             problems=self.problems,
             dependencies=dependencies,
+            order=self.order,
         )
 
     def _parse(
@@ -252,12 +258,20 @@ class _Validator:
                             did_you_mean(dep, known_ids),
                         )
         # Cycles are printed in the order steps would run: a → b means b needs a.
-        flow: dict[str, set[str]] = {step_id: set() for step_id in deps}
+        flow: dict[str, list[str]] = {step_id: [] for step_id in deps}
         for step_id, needs in deps.items():
+            if not needs <= flow.keys():  # steps that did not parse are not in the graph
+                needs &= flow.keys()
             for need in needs:
-                if need in flow and need != step_id:
-                    flow[need].add(step_id)
-        for cycle in find_cycles(flow):
+                flow[need].append(step_id)
+        self.order = topological_order(deps, flow)
+        if len(self.order) == len(deps):
+            cycles: list[list[str]] = []
+        else:  # only the steps Kahn's algorithm could not order can be on a cycle
+            ordered = set(self.order)
+            rest = {s: {d for d in flow[s] if d not in ordered} for s in deps if s not in ordered}
+            cycles = find_cycles(rest)
+        for cycle in cycles:
             self.add(
                 join_loc("steps", first_index[cycle[0]]),
                 "cycle",
@@ -286,8 +300,12 @@ class _Validator:
 
     def _check_params(self, loc: str, tool: Tool, params: Mapping[str, Any]) -> None:
         raw = tool.spec.template_params
-        templated = frozenset(
-            [key for key, value in params.items() if key not in raw and _contains_template(value)]
+        templated = (
+            frozenset(
+                [k for k, value in params.items() if k not in raw and _contains_template(value)]
+            )
+            if params
+            else frozenset()
         )
         for issue in tool.check_params(params, templated):
             self.add(

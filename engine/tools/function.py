@@ -177,6 +177,9 @@ class FunctionTool(Tool):
         )
         #: Field names, read once: ``model_fields`` is slow to access on every call.
         self.param_names: tuple[str, ...] = tuple(self.params_model.model_fields)
+        self.required_params = frozenset(
+            name for name, info in self.params_model.model_fields.items() if info.is_required()
+        )
         unknown = self.spec.template_params - set(self.param_names)
         if unknown:
             raise ToolDefinitionError(
@@ -189,6 +192,8 @@ class FunctionTool(Tool):
         self, params: Mapping[str, Any], templated: frozenset[str]
     ) -> list[ParamIssue]:
         fields = self.param_names
+        if not params and not self.required_params:
+            return []
         issues: list[ParamIssue] = []
         for key in params:
             if key not in fields:

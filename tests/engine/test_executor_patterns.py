@@ -372,3 +372,28 @@ async def test_sync_tools_run_in_threads_without_blocking_the_loop(registry, jou
     assert run.status == RunStatus.SUCCEEDED
     assert elapsed < 0.3, f"4 x 0.1 s sync tools took {elapsed:.2f}s: they ran one after another"
     executor.close()
+
+
+async def test_a_long_chain_of_instant_steps_does_not_starve_other_tasks(executor):
+    """Chains continue in one task without a loop turn per step, but must still let the rest
+    of the process (Slack acks, other runs) in regularly."""
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    steps = [work("s0")] + [work(f"s{i}", depends_on=[f"s{i - 1}"]) for i in range(1, 320)]
+    task = asyncio.ensure_future(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    run = await executor.run(bp({"steps": steps}))
+    stop.set()
+    await task
+    assert run.status == RunStatus.SUCCEEDED
+    assert ticks - before >= 320 // 32, (
+        f"the event loop ran other tasks only {ticks - before} times"
+    )
