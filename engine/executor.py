@@ -19,6 +19,7 @@ they ended. Templates that read ``steps.x.output`` need ``x`` to have succeeded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import Mapping
@@ -154,8 +155,19 @@ class Executor:
         *,
         run_id: str | None = None,
     ) -> RunRecord:
-        """Run to the end and return the run record (with every step record)."""
-        return await self.start(blueprint, inputs, run_id=run_id).result()
+        """Run to the end and return the run record (with every step record).
+
+        Cancelling the task that awaits this cancels the run: running steps are stopped, and
+        the run is recorded as cancelled before the cancellation propagates.
+        """
+        handle = self.start(blueprint, inputs, run_id=run_id)
+        try:
+            return await handle.result()
+        except asyncio.CancelledError:
+            handle.cancel("the caller stopped waiting for the run")
+            with contextlib.suppress(asyncio.CancelledError):
+                await handle.result()
+            raise
 
     def handle(self, run_id: str) -> RunHandle:
         """The handle of an active run (``KeyError`` when it is not running here)."""
@@ -246,7 +258,8 @@ class RunHandle:
         return self._task is not None and self._task.done()
 
     async def result(self) -> RunRecord:
-        """Wait for the run to end; returns its record."""
+        """Wait for the run to end; returns its record. Cancelling the waiter does not cancel
+        the run (use :meth:`cancel`)."""
         assert self._task is not None
         return await asyncio.shield(self._task)
 

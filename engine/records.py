@@ -99,6 +99,7 @@ class RunRecord(BaseModel):
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, default=repr, ensure_ascii=False)
+_READABLE = json.JSONEncoder(default=repr, ensure_ascii=False)
 
 
 def canonical_json(value: Any) -> str:
@@ -129,16 +130,21 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def summarize(value: Any, limit: int = SUMMARY_CHARS) -> str:
-    """A one-line preview of a value, at most ``limit`` characters."""
-    return _shorten(value if isinstance(value, str) else canonical_json(value), limit)
+    """A one-line preview of a value, at most ``limit`` characters, keys in their own order."""
+    if isinstance(value, str):
+        return _shorten(value, limit)
+    try:
+        text = _READABLE.encode(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return _shorten(text, limit)
 
 
 _NONE_FINGERPRINT = (_sha256("null"), "null")
 
 
 def fingerprint(value: Any, limit: int = SUMMARY_CHARS) -> tuple[str, str]:
-    """``(digest(value), summarize(value))`` from a single serialisation."""
+    """``(digest(value), summarize(value))``."""
     if value is None:
         return _NONE_FINGERPRINT
-    text = canonical_json(value)
-    return _sha256(text), _shorten(value if isinstance(value, str) else text, limit)
+    return digest(value), summarize(value, limit)

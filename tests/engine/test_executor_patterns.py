@@ -321,7 +321,7 @@ async def test_cancellation_stops_running_steps_and_starts_nothing_new(registry,
     executor.close()
 
 
-async def test_cancelling_the_awaiting_task_cancels_the_run(registry, journal, sink):
+async def test_cancel_through_the_handle(registry, journal, sink):
     executor = Executor(registry, sink=sink)
     blueprint = bp({"steps": [work("long", params={"seconds": 5})]})
     task = asyncio.ensure_future(executor.run(blueprint))
@@ -331,6 +331,34 @@ async def test_cancelling_the_awaiting_task_cancels_the_run(registry, journal, s
     run = await asyncio.wait_for(task, timeout=2)
     assert run.status == RunStatus.CANCELLED
     executor.close()
+
+
+async def test_cancelling_the_task_awaiting_run_cancels_the_run(registry, journal, sink):
+    executor = Executor(registry, sink=sink)
+    blueprint = bp(
+        {"steps": [work("long", params={"seconds": 5}), work("next", depends_on=["long"])]}
+    )
+    task = asyncio.ensure_future(executor.run(blueprint))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=2)
+    assert executor.active_runs() == []
+    finished = sink.events[-1]
+    assert isinstance(finished, RunFinished)
+    assert finished.run.status == RunStatus.CANCELLED
+    assert finished.run.error == "the caller stopped waiting for the run"
+    assert journal.started("next") == []
+    executor.close()
+
+
+async def test_cancelling_a_watcher_leaves_the_run_alone(executor):
+    handle = executor.start(bp({"steps": [work("a", params={"seconds": 0.05})]}))
+    watcher = asyncio.ensure_future(handle.result())
+    await asyncio.sleep(0.01)
+    watcher.cancel()
+    run = await handle.result()
+    assert run.status == RunStatus.SUCCEEDED
 
 
 async def test_events_bracket_the_run_and_every_step(executor, sink):
