@@ -6,7 +6,7 @@ import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, get_origin, get_type_hints, overload
+from typing import Annotated, Any, TypeVar, get_origin, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from pydantic.fields import FieldInfo
@@ -90,20 +90,8 @@ class FunctionTool(Tool):
                 f"tool name '{tool_name}' is invalid: use letters, digits, '_', '-' and dots "
                 "(e.g. 'github.list_pull_requests')"
             )
-        try:
-            effect = SideEffect(side_effect)
-        except ValueError:
-            choices = ", ".join(e.value for e in SideEffect)
-            raise ToolDefinitionError(
-                f"tool '{tool_name}': side_effect '{side_effect}' is invalid (choose {choices})"
-            ) from None
-        try:
-            level = RiskLevel(risk)
-        except ValueError:
-            choices = ", ".join(r.value for r in RiskLevel)
-            raise ToolDefinitionError(
-                f"tool '{tool_name}': risk '{risk}' is invalid (choose {choices})"
-            ) from None
+        effect = _choice(SideEffect, side_effect, tool_name, "side_effect")
+        level = _choice(RiskLevel, risk, tool_name, "risk")
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
         doc_description, doc_params = parse_docstring(fn.__doc__)
@@ -254,6 +242,19 @@ class FunctionTool(Tool):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the underlying function directly (tools stay usable as plain functions)."""
         return self.fn(*args, **kwargs)
+
+
+E = TypeVar("E", SideEffect, RiskLevel)
+
+
+def _choice(enum: type[E], value: E | str, tool_name: str, what: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise ToolDefinitionError(
+            f"tool '{tool_name}': {what} '{value}' is invalid (choose {choices})"
+        ) from None
 
 
 def _annotated_description(annotation: Any) -> bool:
