@@ -226,16 +226,27 @@ class Executor:
             semaphore = self._per_tool[tool.name] = asyncio.Semaphore(limit)
         return self._global, semaphore
 
-    async def _call_in_slot(self, tool: Tool, params: Any, context: ToolContext) -> Any:
+    async def _call_in_slot(
+        self, tool: Tool, params: Any, context: ToolContext, timeout_s: float | None
+    ) -> Any:
         """Call ``tool`` holding a per-tool slot (taken first, so waiting for it does not block
-        a global slot) and a global one."""
+        a global slot) and a global one. ``timeout_s`` limits the call, not the wait for a
+        slot. Raises :class:`StepTimeoutError` when the call takes longer."""
         shared, own = self._semaphores(tool)
         if own is not None:
             await own.acquire()
         try:
             await shared.acquire()
             try:
-                return await tool.invoke(params, context)
+                if timeout_s is None:
+                    return await tool.invoke(params, context)
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        return await tool.invoke(params, context)
+                except TimeoutError as exc:
+                    raise StepTimeoutError(
+                        f"'{tool.name}' did not finish within {timeout_s:g}s"
+                    ) from exc
             finally:
                 shared.release()
         finally:
@@ -926,16 +937,7 @@ class _Run:
         result: Any = None
         try:
             parsed = tool.parse_params(params)
-            if timeout_s is None:
-                result = await self.ex._call_in_slot(tool, parsed, context)
-            else:
-                try:
-                    async with asyncio.timeout(timeout_s):
-                        result = await self.ex._call_in_slot(tool, parsed, context)
-                except TimeoutError as exc:
-                    raise StepTimeoutError(
-                        f"'{tool.name}' did not finish within {timeout_s:g}s"
-                    ) from exc
+            result = await self.ex._call_in_slot(tool, parsed, context, timeout_s)
         except asyncio.CancelledError:
             record = self.make_record(
                 planned,

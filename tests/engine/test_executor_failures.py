@@ -454,3 +454,11 @@ def test_executor_rejects_bad_limits(registry):
         Executor(registry, max_concurrency=0)
     with pytest.raises(ValueError, match=r"tool_concurrency\['x'\]"):
         Executor(registry, tool_concurrency={"x": 0})
+
+
+async def test_waiting_for_a_concurrency_slot_does_not_count_against_the_timeout(registry):
+    ex = Executor(registry, max_concurrency=1)
+    steps = [work(f"w{i}", params={"seconds": 0.06}, timeout_s=0.1) for i in range(3)]
+    run = await ex.run(bp({"steps": steps}))
+    assert run.status == RunStatus.SUCCEEDED, run.error  # the third waited ~0.12 s for its slot
+    ex.close()
