@@ -74,6 +74,15 @@ class ApprovalBook:
     def may_decide(self, request: ApprovalRequest, user: str) -> bool:
         return not request.approvers or any(self._check(user, a) for a in request.approvers)
 
+    def expire(self, step_id: str, timeout: ApprovalDecision) -> ApprovalDecision:
+        """Settle a request whose time ran out: the decision already made, if one was, else
+        ``timeout`` (recorded, so later clicks are told it was denied by timeout)."""
+        if step_id in self._decided:
+            return self._decided[step_id]
+        self._decided[step_id] = timeout
+        self.close(step_id)
+        return timeout
+
     def decide(self, step_id: str, decision: ApprovalDecision) -> ApprovalDecision:
         """Settle the request of ``step_id``; raises :class:`ApprovalError` if it cannot be."""
         if step_id in self._decided:

@@ -692,11 +692,15 @@ class _Run:
                 async with asyncio.timeout(approval.timeout_s):
                     decision = await pending.future
             except TimeoutError:
-                decision = ApprovalDecision(
-                    approved=False,
-                    by="timeout",
-                    comment=f"nobody decided within {approval.timeout_s:g}s",
-                    decided_at=self.clock.now(),
+                # A decision may have landed in the same loop turn as the timeout: it wins.
+                decision = self.approvals.expire(
+                    step.id,
+                    ApprovalDecision(
+                        approved=False,
+                        by="timeout",
+                        comment=f"nobody decided within {approval.timeout_s:g}s",
+                        decided_at=self.clock.now(),
+                    ),
                 )
         finally:
             self.approvals.close(step.id)

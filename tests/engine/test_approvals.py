@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from engine.approvals import ApprovalRequest
 from engine.errors import ApprovalError
 from engine.events import ApprovalDecided, ApprovalRequested
 from engine.executor import Executor
@@ -164,3 +165,35 @@ async def test_default_message_shows_the_rendered_params(executor):
     assert "'deploy' (test.work)" in request.message and '"value": "v2"' in request.message
     handle.approve("deploy", by="U")
     await handle.result()
+
+
+async def test_a_late_decision_after_the_timeout_is_refused_with_the_reason(executor):
+    blueprint = bp({**BLUEPRINT, "steps": [gated("deploy", approval={"timeout_s": 0.05})]})
+    handle = executor.start(blueprint)
+    await wait_for_request(executor)
+    run_id = handle.run_id
+    await asyncio.sleep(0.1)
+    with pytest.raises(ApprovalError, match="already denied by timeout"):
+        handle.approve("deploy", by="U_LEAD")
+    run = await handle.result()
+    assert run.status == RunStatus.FAILED
+    assert run.run_id == run_id
+
+
+def test_a_decision_in_the_same_turn_as_the_timeout_wins():
+    from datetime import UTC, datetime
+
+    from engine.approvals import ApprovalBook, ApprovalDecision
+
+    async def scenario():
+        book = ApprovalBook()
+        now = datetime.now(UTC)
+        request = ApprovalRequest(
+            run_id="r", step_id="s", tool="t", approvers=[], message="m", requested_at=now
+        )
+        book.open(request)
+        approved = book.decide("s", ApprovalDecision(approved=True, by="U1", decided_at=now))
+        timeout = ApprovalDecision(approved=False, by="timeout", decided_at=now)
+        assert book.expire("s", timeout) is approved
+
+    asyncio.run(scenario())
