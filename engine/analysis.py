@@ -25,6 +25,11 @@ class TemplateSite:
     """The ``for_each`` variable (and ``index``) may be used here."""
     self_allowed: bool = False
     """The step may refer to its own result here (compensation)."""
+    expression_only: bool = False
+    """Must be one ``{{ expression }}`` (conditions and for_each lists), not text."""
+    schedules: bool = True
+    """References here make the step wait for the referenced steps (not in compensations,
+    which run after the run failed, whenever that is)."""
 
 
 def _value_sites(value: object, loc: str, **flags: bool) -> Iterator[TemplateSite]:
@@ -48,10 +53,13 @@ def template_sites(
         if key not in raw_params:
             yield from _value_sites(value, f"params.{key}", item_allowed=in_loop)
     if step.when is not None:
-        yield TemplateSite("when", step.when, condition=True, item_allowed=False)
-    if step.for_each is not None and is_template(step.for_each.items):
-        assert isinstance(step.for_each.items, str)
-        yield TemplateSite("for_each.items", step.for_each.items)
+        yield TemplateSite("when", step.when, condition=True, expression_only=True)
+    if step.for_each is not None:
+        if isinstance(step.for_each.items, str):
+            if is_template(step.for_each.items):
+                yield TemplateSite("for_each.items", step.for_each.items, expression_only=True)
+        else:
+            yield from _value_sites(step.for_each.items, "for_each.items")
     if step.approval is not None and step.approval.message:
         yield from _value_sites(step.approval.message, "approval.message")
     if step.fallback is not None:
@@ -59,7 +67,9 @@ def template_sites(
             if key not in raw_fallback:
                 yield from _value_sites(value, f"fallback.params.{key}", item_allowed=in_loop)
     if step.compensate is not None:
-        yield from _value_sites(step.compensate.params, "compensate.params", self_allowed=True)
+        yield from _value_sites(
+            step.compensate.params, "compensate.params", self_allowed=True, schedules=False
+        )
 
 
 def output_sites(outputs: Mapping[str, object]) -> Iterator[TemplateSite]:
@@ -73,7 +83,7 @@ def site_references(engine: TemplateEngine, site: TemplateSite) -> list[Referenc
     return engine.references_in(site.source, condition=site.condition)
 
 
-def referenced_steps(references: list[Reference]) -> set[str]:
+def referenced_steps(references: list[Reference] | tuple[Reference, ...]) -> set[str]:
     """Step ids named by ``steps.<id>`` references."""
     return {
         ref.path[0]

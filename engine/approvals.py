@@ -59,6 +59,7 @@ class ApprovalBook:
         self._check = check
         self._pending: dict[str, PendingApproval] = {}
         self._decided: dict[str, ApprovalDecision] = {}
+        self._withdrawn: dict[str, str] = {}
 
     def open(self, request: ApprovalRequest) -> PendingApproval:
         pending = PendingApproval(request)
@@ -83,8 +84,23 @@ class ApprovalBook:
         self.close(step_id)
         return timeout
 
+    def withdraw(self, step_id: str, reason: str) -> None:
+        """The request no longer needs an answer (the run stopped); later answers are told so."""
+        if step_id not in self._decided:
+            self._withdrawn[step_id] = reason
+        self.close(step_id)
+
+    def withdraw_all(self, reason: str) -> None:
+        """Withdraw every open request (the run is stopping)."""
+        for step_id in list(self._pending):
+            self.withdraw(step_id, reason)
+
     def decide(self, step_id: str, decision: ApprovalDecision) -> ApprovalDecision:
         """Settle the request of ``step_id``; raises :class:`ApprovalError` if it cannot be."""
+        if step_id in self._withdrawn:
+            raise ApprovalError(
+                f"step '{step_id}' no longer needs a decision: {self._withdrawn[step_id]}"
+            )
         if step_id in self._decided:
             earlier = self._decided[step_id]
             verb = "approved" if earlier.approved else "denied"

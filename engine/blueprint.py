@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.errors import DEFAULT_RETRY_ON, ERROR_CATEGORIES
+from engine.errors import DEFAULT_RETRY_ON, ERROR_CATEGORIES, KNOWN_EXCEPTION_NAMES
+from engine.problems import did_you_mean
 
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 #: Names a template may start from, besides ``for_each`` variables.
@@ -55,11 +56,16 @@ class RetryPolicy(_Model):
     @classmethod
     def _known_errors(cls, value: list[str]) -> list[str]:
         for entry in value:
-            if entry not in ERROR_CATEGORIES and not entry[:1].isupper():
-                known = ", ".join(sorted(ERROR_CATEGORIES))
-                raise ValueError(
-                    f"'{entry}' is neither an error category ({known}) nor an exception class name"
-                )
+            if entry in ERROR_CATEGORIES or entry in KNOWN_EXCEPTION_NAMES:
+                continue
+            if entry.endswith(("Error", "Exception")) and entry.isidentifier():
+                continue  # a tool's own exception class
+            known = ", ".join(sorted(ERROR_CATEGORIES))
+            hint = did_you_mean(entry, [*ERROR_CATEGORIES, *KNOWN_EXCEPTION_NAMES])
+            raise ValueError(
+                f"'{entry}' is neither an error category ({known}) nor an exception class name"
+                + (f"; {hint}" if hint else "")
+            )
         return value
 
     def delay(self, retry_number: int, unit_random: float) -> float:

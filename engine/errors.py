@@ -159,3 +159,23 @@ def is_retryable(exc: BaseException, retry_on: Sequence[str]) -> bool:
 
 class EventSinkError(KaizenError):
     """The event sink could not record an event; the run stops rather than lose history."""
+
+
+def _exception_names() -> frozenset[str]:
+    import builtins
+
+    names = {
+        name
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    names |= {
+        name
+        for name, value in globals().items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    return frozenset(names)
+
+
+#: Exception class names a retry policy may name besides categories (Python's and Kaizen's).
+KNOWN_EXCEPTION_NAMES: frozenset[str] = _exception_names()

@@ -42,7 +42,9 @@ def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
         best = scored[0][0]
         return [c for ratio, c in scored if ratio >= best - 0.05][:n]
     lowered = name.lower()
-    return [c for c in pool if lowered in c.lower() or c.lower() in lowered][:n]
+    if len(lowered) < 3:
+        return []
+    return [c for c in pool if len(c) >= 3 and (lowered in c.lower() or c.lower() in lowered)][:n]
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 from jinja2 import TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.errors import (
@@ -40,6 +41,16 @@ from engine.problems import did_you_mean
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 MAX_SEQUENCE_PRODUCT = 1_000_000
+#: Items all ``range()`` calls of one render may produce together (nested loops multiply).
+MAX_RANGE_ITEMS = 100_000
+#: Largest padding or field width (``ljust``, ``center``, ``'%9s'``, ``'{:9}'``).
+MAX_WIDTH = 10_000
+#: Largest text one render may produce.
+MAX_OUTPUT_CHARS = 10_000_000
+_PERCENT_WIDTH = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
+_BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(\d+)(?:\.(\d+))?[^{}]*\}")
+_PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
 MAX_POWER_BITS = 4096
 _FALSY_STRINGS = frozenset({"", "false", "0", "no", "none", "null", "off"})
 
@@ -93,7 +104,7 @@ class NotProduced(_Undefined):
 # Undefined's operators (``__add__``, ``__iter__``, …) are bound to the base class's failure
 # function; rebind them so every use of our undefined values raises *our* errors.
 _STRICT_OPERATORS: tuple[str, ...] = ("__iter__", "__str__", "__len__", "__eq__", "__ne__")
-_STRICT_OPERATORS += ("__bool__", "__hash__", "__contains__")
+_STRICT_OPERATORS += ("__bool__", "__hash__", "__contains__", "__repr__")
 for _cls in (_Undefined, NotProduced):
     _own = set(vars(_cls))  # methods the class defines itself (NotProduced.__getitem__) stay
     _failing = {
@@ -178,6 +189,7 @@ class StepsView(Mapping[str, StepView]):
 
 #: For the error message of a missing key: where each container in the current render came from.
 _origins: ContextVar[dict[int, tuple[int, object]] | None] = ContextVar("_origins", default=None)
+_range_budget: ContextVar[list[int] | None] = ContextVar("_range_budget", default=None)
 _root_names: ContextVar[dict[int, str] | None] = ContextVar("_root_names", default=None)
 
 
@@ -198,6 +210,54 @@ def _describe(obj: object) -> str:
     return "".join(reversed(parts))
 
 
+def _check_widths(text: str, pattern: re.Pattern[str]) -> None:
+    for match in pattern.finditer(text):
+        for group in match.groups():
+            if group and group.isdigit() and int(group) > MAX_WIDTH:
+                raise UnsafeTemplateError(f"refusing a field width of {group} (limit {MAX_WIDTH})")
+
+
+def _capped_join(parts: Iterable[str]) -> str:
+    kept: list[str] = []
+    total = 0
+    for part in parts:
+        total += len(part)
+        if total > MAX_OUTPUT_CHARS:
+            raise UnsafeTemplateError(f"template output exceeds {MAX_OUTPUT_CHARS} characters")
+        kept.append(part)
+    return "".join(kept)
+
+
+def _refuse_wide(*groups: Iterable[Any]) -> None:
+    for group in groups:
+        for value in group:
+            if isinstance(value, int) and value > MAX_WIDTH:
+                raise UnsafeTemplateError(f"refusing a width of {value} (limit {MAX_WIDTH})")
+
+
+def _mapping_values(args: tuple[Any, ...]) -> list[Iterable[Any]]:
+    return [arg.values() for arg in args if isinstance(arg, Mapping)]
+
+
+def _check_percent(text: str, values: Any) -> None:
+    """``'%9s' % x`` and ``'%*s' % (9, x)``: refuse widths over :data:`MAX_WIDTH`."""
+    _check_widths(text, _PERCENT_WIDTH)
+    if "*" in text:
+        _refuse_wide(values if isinstance(values, tuple) else (values,))
+
+
+def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
+    text = str(value)
+    _check_percent(text, tuple(args))
+    return text % (kwargs or args)
+
+
+def _center_filter(value: Any, width: int = 80) -> str:
+    if width > MAX_WIDTH:
+        raise UnsafeTemplateError(f"refusing to center to width {width} (limit {MAX_WIDTH})")
+    return str(value).center(width)
+
+
 def _tojson(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
 
@@ -212,7 +272,7 @@ def _fromjson(value: str) -> Any:
 class KaizenSandbox(ImmutableSandboxedEnvironment):
     """Jinja2's immutable sandbox with strict undefined values, explanatory errors and size caps."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self) -> None:
         super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
@@ -220,12 +280,35 @@ class KaizenSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = self._safe_range
         self.filters["tojson"] = _tojson
         self.filters["fromjson"] = _fromjson
+        self.filters["format"] = _format_filter
+        self.filters["center"] = _center_filter
+        self.concat = _capped_join  # type: ignore[method-assign]
 
     def _safe_range(self, *args: int) -> range:
         rng = range(*args)
-        if len(rng) > MAX_SEQUENCE_PRODUCT:
-            raise UnsafeTemplateError(f"range() of {len(rng)} items is too large")
+        budget = _range_budget.get()
+        left = (budget[0] if budget else MAX_RANGE_ITEMS) - len(rng)
+        if left < 0:
+            raise UnsafeTemplateError(
+                f"range() would produce more than {MAX_RANGE_ITEMS} items in one template"
+            )
+        if budget:
+            budget[0] = left
         return rng
+
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # Jinja wraps str.format; the original bound method is its __wrapped__.
+        target = getattr(obj, "__wrapped__", obj)
+        owner = getattr(target, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(target, "__name__", "")
+            if name in _PADDING_METHODS:
+                _refuse_wide(args, kwargs.values())
+            elif name in ("format", "format_map"):
+                _check_widths(owner, _BRACE_WIDTH)
+                if _NESTED_SPEC.search(owner):  # '{:{}}': widths come from the arguments
+                    _refuse_wide(args, kwargs.values(), *_mapping_values(args))
+        return super().call(context, obj, *args, **kwargs)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr.startswith("_"):
@@ -243,6 +326,8 @@ class KaizenSandbox(ImmutableSandboxedEnvironment):
                     raise UnsafeTemplateError(
                         f"refusing to build a sequence of {len(seq) * count} items with '*'"
                     )
+        if operator == "%" and isinstance(left, str):
+            _check_percent(left, right)
         if (
             operator == "**"
             and isinstance(left, int)
@@ -357,20 +442,31 @@ class _Const(Compiled):
         return self.value
 
 
+#: Expression nodes that build a new value (which must then be checked for undefined parts).
+_BUILDING_NODES: tuple[type[nodes.Expr], ...] = (
+    nodes.List, nodes.Dict, nodes.Tuple, nodes.Filter, nodes.Call, nodes.CondExpr, nodes.Test,
+    nodes.BinExpr,
+)  # fmt: skip
+
+
 class _Expression(Compiled):
-    __slots__ = ("_fn", "source")
+    __slots__ = ("_builds", "_fn", "source")
 
     def __init__(self, env: KaizenSandbox, source: str, expression: str) -> None:
         self.source = source
         try:
             self._fn = env.compile_expression(expression, undefined_to_none=False)
+            tree = env.parse("{{ " + expression + " }}")
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template syntax error in {source!r}: {exc.message}") from exc
+        # Plain lookups (``steps.a.output``) return existing data; anything that builds a value
+        # (literals, filters, calls) is checked for undefined parts and step objects.
+        self._builds = any(tree.find(node_type) is not None for node_type in _BUILDING_NODES)
 
     def render(self, context: Mapping[str, Any]) -> Any:
         result = _guarded(self._fn, context, self.source)
-        if isinstance(result, Undefined):
-            result._fail_with_undefined_error()
+        if self._builds or isinstance(result, Undefined | StepView | StepsView):
+            _check_native(result, self.source)
         return result
 
 
@@ -412,6 +508,7 @@ def _guarded(fn: Callable[..., Any], context: Mapping[str, Any], source: str) ->
     roots = {id(value): name for name, value in context.items()}
     origins_token = _origins.set({})
     roots_token = _root_names.set(roots)
+    budget_token = _range_budget.set([MAX_RANGE_ITEMS])
     try:
         return fn(**context)
     except TemplateError:
@@ -420,11 +517,36 @@ def _guarded(fn: Callable[..., Any], context: Mapping[str, Any], source: str) ->
         raise UnsafeTemplateError(f"template refused: {exc}") from exc
     except UndefinedError as exc:
         raise TemplateUndefinedError(str(exc)) from exc
-    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
+    except JinjaError as exc:  # e.g. "no filter named …", "no test named …"
+        raise TemplateError(f"error evaluating {source!r}: {exc}") from exc
+    except Exception as exc:  # whatever a filter or method raises is the template's error
         raise TemplateError(f"error evaluating {source!r}: {type(exc).__name__}: {exc}") from exc
     finally:
         _origins.reset(origins_token)
         _root_names.reset(roots_token)
+        _range_budget.reset(budget_token)
+
+
+def _check_native(value: Any, source: str, depth: int = 0) -> None:
+    """Values built by an expression (lists, dicts, filter results) must hold real data: no
+    undefined values hidden inside, no step objects passed where values are expected."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, StepView):
+        raise TemplateError(
+            f"{source!r} gives the step '{value.id}' itself, not a value: "
+            f"use steps.{value.id}.output (or .status, .error)"
+        )
+    if isinstance(value, StepsView):
+        raise TemplateError(f"{source!r} gives all steps, not a value: use steps.<id>.output")
+    if depth > 32:
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_native(item, source, depth + 1)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_native(item, source, depth + 1)
 
 
 class TemplateEngine:
@@ -458,6 +580,10 @@ class TemplateEngine:
                 return _Const(value)
             return _List(elements)
         return _Const(value)
+
+    def is_expression(self, source: str) -> bool:
+        """Whether ``source`` is exactly one ``{{ expression }}`` (so it keeps its type)."""
+        return isinstance(self._compile_string(source), _Expression)
 
     def compile_params(self, params: dict[str, Any], raw: frozenset[str] = frozenset()) -> Compiled:
         """Compile a params mapping, leaving the ``raw`` keys unrendered."""

@@ -199,10 +199,9 @@ class _Validator:
             for index, raw in enumerate(raw_steps):
                 if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
                     all_ids.append(raw["id"])
-                try:
-                    steps.append((index, Step.model_validate(raw)))
-                except ValidationError:
-                    continue
+                salvaged = _salvage_step(raw)
+                if salvaged is not None:
+                    steps.append((index, salvaged))
         inputs: dict[str, InputSpec] = {}
         raw_inputs = data.get("inputs")
         if isinstance(raw_inputs, Mapping):
@@ -370,6 +369,21 @@ class _Validator:
             except TemplateError as exc:
                 self.add(loc, "template_syntax", str(exc))
                 return set()
+        if (
+            site.expression_only
+            and is_template(site.source)
+            and not self.engine.is_expression(site.source)
+        ):
+            what = "a condition" if site.condition else "for_each.items"
+            self.add(
+                loc,
+                "not_an_expression",
+                f"{what} must be one expression, not text: {site.source!r} renders to a string",
+                "write it as '{{ steps.a.output.count > 3 }}' or 'steps.a.output.count > 3'"
+                if site.condition
+                else "write it as '{{ steps.list.output }}'",
+            )
+            return set()
         unsafe = self.engine.unsafe_accesses(site.source, condition=site.condition)
         if unsafe:
             self.add(
@@ -384,7 +398,7 @@ class _Validator:
             loop_names = {step.for_each.as_, "index"}
         for ref in references:
             self._check_reference(loc, ref, site, inputs, known_ids, self_id, loop_names)
-        return referenced_steps(references) & known_ids
+        return referenced_steps(references) & known_ids if site.schedules else set()
 
     def _check_reference(
         self,
@@ -444,7 +458,15 @@ class _Validator:
         self_id: str | None,
     ) -> None:
         if not ref.path:
-            if not ref.dynamic:
+            if ref.dynamic:
+                self.add(
+                    loc,
+                    "dynamic_step_reference",
+                    "steps must be named directly, not computed (steps[...]): Kaizen needs to "
+                    "know which steps a step waits for before the run starts",
+                    "write steps.<id>.output for each step you need",
+                )
+            else:
                 self.add(
                     loc,
                     "step_reference",
@@ -476,6 +498,23 @@ class _Validator:
                 did_you_mean(str(ref.path[1]), sorted(STEP_VIEW_FIELDS))
                 or f"available: {', '.join(sorted(STEP_VIEW_FIELDS))}",
             )
+
+
+def _salvage_step(raw: Any) -> Step | None:
+    """The step with its malformed fields left out, so that the semantic checks still see the
+    rest of it (its tool, params, dependencies). ``None`` if even that does not parse."""
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return Step.model_validate(raw)
+    except ValidationError as exc:
+        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+        if any(not err["loc"] for err in exc.errors()):  # a rule across fields: on_error/fallback
+            bad |= {"on_error", "fallback"}
+    try:
+        return Step.model_validate({k: v for k, v in raw.items() if k not in bad})
+    except ValidationError:
+        return None
 
 
 def _contains_template(value: Any) -> bool:

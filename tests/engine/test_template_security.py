@@ -112,3 +112,43 @@ def test_size_limits(context):
     with pytest.raises(UnsafeTemplateError, match="too large"):
         engine.render("{{ 2 ** 100000000 }}", context)
     assert engine.render("{{ 9 ** 9 ** 9 }}", context) == 387420489**9  # left-associative
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 'a'.ljust(100000000) }}",
+        "{{ 'a'.rjust(100000000) }}",
+        "{{ 'a'.center(100000000) }}",
+        "{{ 'a'.zfill(100000000) }}",
+        "{{ '%100000000s' | format('a') }}",
+        "{{ '%*s' | format(100000000, 'a') }}",
+        "{{ '%100000000s' % 'a' }}",
+        "{{ '%*s' % (100000000, 'a') }}",
+        "{{ '{:100000000}'.format('a') }}",
+        "{{ '{:{}}'.format('a', 100000000) }}",
+        "{{ '{x:{w}}'.format_map({'x': 'a', 'w': 100000000}) }}",
+        "{{ 'a' | center(100000000) }}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% for i in range(1000) %}{{ range(1000) | length }}{% endfor %}",
+    ],
+)
+def test_resource_exhaustion_is_refused(template, context):
+    with pytest.raises(UnsafeTemplateError):
+        TemplateEngine().render(template, context)
+
+
+def test_reasonable_widths_and_ranges_still_work(context):
+    engine = TemplateEngine()
+    assert engine.render("{{ 'ab'.center(6) }}", context) == "  ab  "
+    assert engine.render("{{ '%5s' % 'a' }}", context) == "    a"
+    assert engine.render("{{ '{:>4}'.format('a') }}", context) == "   a"
+    assert engine.render("{{ range(1000) | sum }}", context) == 499500
+
+
+def test_output_size_is_capped(context, monkeypatch):
+    from engine import templating
+
+    monkeypatch.setattr(templating, "MAX_OUTPUT_CHARS", 1000)
+    with pytest.raises(UnsafeTemplateError, match="exceeds 1000 characters"):
+        TemplateEngine().render("{% for i in range(200) %}abcdefgh{% endfor %}", context)

@@ -184,3 +184,44 @@ def test_is_template():
         is_template("{{ x }}") and is_template("{% if x %}{% endif %}") and is_template("{# c #}")
     )
     assert not is_template("plain") and not is_template(3) and not is_template("{ x }")
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ [inputs.nope] }}", "inputs has no key 'nope'"),
+        ("{{ {'k': inputs.nope} }}", "inputs has no key 'nope'"),
+        ("{{ (inputs.nope, 1) }}", "inputs has no key 'nope'"),
+        ("v={{ [inputs.nope] }}", "inputs has no key 'nope'"),
+        ("{{ inputs.tags | map(attribute='nope') | list }}", "has no item 'nope'"),
+    ],
+)
+def test_undefined_hidden_inside_a_value_is_an_error(engine, context, template, message):
+    with pytest.raises(TemplateUndefinedError, match=message):
+        engine.render(template, context)
+
+
+def test_a_step_itself_is_not_a_value(engine, context):
+    with pytest.raises(TemplateError, match="gives the step 'prs' itself, not a value"):
+        engine.render("{{ steps.prs }}", context)
+    with pytest.raises(TemplateError, match="gives all steps"):
+        engine.render("{{ steps }}", context)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 'abcdef' | truncate(1) }}",
+        "{{ [1] | map('nosuch') | list }}",
+        "{{ [1] | select('x') | list }}",
+    ],
+)
+def test_errors_raised_inside_filters_are_template_errors(engine, context, template):
+    with pytest.raises(TemplateError, match="error evaluating"):
+        engine.render(template, context)
+
+
+def test_is_expression(engine):
+    assert engine.is_expression("{{ a > 1 }}")
+    assert not engine.is_expression("{{ a }} > 1")
+    assert not engine.is_expression("plain")

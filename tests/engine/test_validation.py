@@ -438,3 +438,184 @@ def test_plan_dependencies_include_template_references(registry):
     assert plan.roots == ["a", "b"]
     assert plan.order.index("c") == 2
     assert sorted(plan.steps["a"].dependents) == ["c"]
+
+
+def test_computed_step_references_are_refused(registry):
+    message = one(
+        {
+            "inputs": {"which": {"type": "string"}},
+            "steps": [
+                {"id": "a", "tool": "test.work", "params": {"name": "a"}},
+                {
+                    "id": "b",
+                    "tool": "test.work",
+                    "params": {"name": "{{ steps[inputs.which].output }}"},
+                },
+            ],
+        },
+        registry,
+        "steps[1].params.name",
+    )
+    assert message.startswith("dynamic_step_reference: steps must be named directly")
+
+
+def test_templates_inside_a_literal_for_each_list_are_checked_and_scheduled(registry):
+    found = problems(
+        {
+            "steps": [
+                {"id": "a", "tool": "test.work", "params": {"name": "a"}},
+                {
+                    "id": "b",
+                    "tool": "test.work",
+                    "params": {"name": "{{ item }}"},
+                    "for_each": {"items": ["{{ steps.a.output.name }}", "{{ inputs.nope }}"]},
+                },
+            ]
+        },
+        registry,
+    )
+    assert found["steps[1].for_each.items[1]"][0].startswith("unknown_input")
+    report = validate_blueprint(
+        {
+            "name": "t",
+            "steps": [
+                {"id": "a", "tool": "test.work", "params": {"name": "a"}},
+                {
+                    "id": "b",
+                    "tool": "test.work",
+                    "params": {"name": "{{ item }}"},
+                    "for_each": {"items": ["{{ steps.a.output.name }}"]},
+                },
+            ],
+        },
+        registry,
+    )
+    assert report.dependencies["b"] == {"a"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("when", "{{ steps.a.output.value }} > 3"),
+        ("when", "{{ steps.a.output.value > 3 }} and {{ false }}"),
+    ],
+)
+def test_conditions_must_be_one_expression(registry, field, value):
+    message = one(
+        {
+            "steps": [
+                {"id": "a", "tool": "test.work", "params": {"name": "a"}},
+                {"id": "b", "tool": "test.work", "params": {"name": "b"}, field: value},
+            ]
+        },
+        registry,
+        f"steps[1].{field}",
+    )
+    assert message.startswith("not_an_expression: a condition must be one expression, not text")
+
+
+def test_for_each_items_template_must_be_one_expression(registry):
+    message = one(
+        {
+            "steps": [
+                {
+                    "id": "a",
+                    "tool": "test.work",
+                    "params": {"name": "a"},
+                    "for_each": {"items": "[{{ 1 }}, {{ 2 }}]"},
+                }
+            ]
+        },
+        registry,
+        "steps[0].for_each.items",
+    )
+    assert message.startswith("not_an_expression: for_each.items must be one expression")
+
+
+def test_compensation_references_do_not_schedule(registry):
+    """A compensation reading a later step does not make the step wait for it (no false
+    cycle either)."""
+    report = validate_blueprint(
+        {
+            "name": "t",
+            "steps": [
+                {
+                    "id": "a",
+                    "tool": "test.work",
+                    "params": {"name": "a"},
+                    "compensate": {
+                        "tool": "test.undo",
+                        "params": {"name": "{{ steps.c.output.name }}"},
+                    },
+                },
+                {"id": "c", "tool": "test.work", "params": {"name": "{{ steps.a.output.name }}"}},
+            ],
+        },
+        registry,
+    )
+    assert report.ok, report.summary()
+    assert report.dependencies == {"a": set(), "c": {"a"}}
+
+
+def test_retry_error_names_are_checked(registry):
+    message = one(
+        {
+            "steps": [
+                {
+                    "id": "a",
+                    "tool": "test.work",
+                    "params": {"name": "a"},
+                    "retry": {"errors": ["Timeout"]},
+                }
+            ]
+        },
+        registry,
+        "steps[0].retry.errors",
+    )
+    assert "'Timeout' is neither an error category" in message
+    assert "did you mean 'timeout'" in message
+    for accepted in (["ConnectionError"], ["TransientToolError"], ["GitHubRateLimitError"]):
+        report = validate_blueprint(
+            {
+                "name": "t",
+                "steps": [
+                    {
+                        "id": "a",
+                        "tool": "test.work",
+                        "params": {"name": "a"},
+                        "retry": {"errors": accepted},
+                    }
+                ],
+            },
+            registry,
+        )
+        assert report.ok, report.summary()
+
+
+def test_a_malformed_field_does_not_hide_the_steps_other_problems(registry):
+    found = problems(
+        {
+            "steps": [
+                {
+                    "id": "a",
+                    "tool": "test.wrk",
+                    "params": {"nme": 1},
+                    "retry": "often",
+                    "depends_on": ["zz"],
+                },
+                {"id": "b", "tool": "test.work", "params": {"name": "b"}, "on_error": "fallback"},
+            ]
+        },
+        registry,
+    )
+    assert "steps[0].retry" in found
+    assert found["steps[0].tool"][0].startswith("unknown_tool")
+    assert found["steps[0].depends_on[0]"][0].startswith("unknown_step")
+    assert found["steps[1]"] == ["value_error: on_error is 'fallback' but no fallback is given"]
+
+
+def test_no_silly_substring_suggestions():
+    from engine.problems import closest
+
+    assert closest("nope", ["e", "x", "path"]) == []
+    assert closest("repo", ["repository", "name"]) == ["repository"]
