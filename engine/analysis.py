@@ -27,6 +27,8 @@ class TemplateSite:
     """The step may refer to its own result here (compensation)."""
     expression_only: bool = False
     """Must be one ``{{ expression }}`` (conditions and for_each lists), not text."""
+    output_allowed: bool = False
+    """``output`` (the result being undone) may be used here (compensation)."""
     schedules: bool = True
     """References here make the step wait for the referenced steps (not in compensations,
     which run after the run failed, whenever that is)."""
@@ -68,7 +70,12 @@ def template_sites(
                 yield from _value_sites(value, f"fallback.params.{key}", item_allowed=in_loop)
     if step.compensate is not None:
         yield from _value_sites(
-            step.compensate.params, "compensate.params", self_allowed=True, schedules=False
+            step.compensate.params,
+            "compensate.params",
+            self_allowed=True,
+            schedules=False,
+            item_allowed=in_loop,
+            output_allowed=True,
         )
 
 

@@ -101,6 +101,11 @@ def build_plan(
     )
 
 
+#: A compensation runs while the run is winding up and cannot be interrupted, so it always has
+#: a time limit: its own, else its step's, else this.
+DEFAULT_COMPENSATION_TIMEOUT_S = 300.0
+
+
 def _call(
     engine: TemplateEngine, registry: ToolRegistry, step: Step, which: str
 ) -> PlannedCall | None:
@@ -108,8 +113,11 @@ def _call(
     if call is None:
         return None
     tool = registry.get(call.tool)
+    timeout_s = call.timeout_s if call.timeout_s is not None else step.timeout_s
+    if timeout_s is None and which == "compensate":
+        timeout_s = DEFAULT_COMPENSATION_TIMEOUT_S
     return PlannedCall(
         tool=tool,
         params=engine.compile_params(call.params, tool.spec.template_params),
-        timeout_s=call.timeout_s if call.timeout_s is not None else step.timeout_s,
+        timeout_s=timeout_s,
     )

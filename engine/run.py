@@ -21,6 +21,7 @@ exactly one final record and nothing already done is lost.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Mapping
@@ -123,8 +124,11 @@ class Run:
         }
         self.remaining = {sid: len(p.needs) for sid, p in plan.steps.items()}
         self.records: list[StepRecord] = []
-        self.completed: list[str] = []
-        """Succeeded steps, in completion order (the saga undoes them in reverse)."""
+        self.completed: list[tuple[str, int | None]] = []
+        """What succeeded, in completion order: ``(step, None)`` or ``(step, item)`` for a
+        for_each item. The saga undoes them in reverse."""
+        self.done_outputs: dict[tuple[str, int | None], Any] = {}
+        self.fanned_items: dict[str, list[Any]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.unstarted: dict[asyncio.Task[None], str] = {}
         self.waiting: set[asyncio.Task[Any]] = set()
@@ -194,6 +198,7 @@ class Run:
                 raise ToolCancelledItselfError(
                     "raised CancelledError without being cancelled"
                 ) from None
+            pool.discard(task)  # so that cancelling the run does not cancel this task again
             if not self.stopping:  # cancelled from outside the run: that cancels the run
                 self.request_cancel("a step's task was cancelled")
             task.uncancel()
@@ -225,13 +230,27 @@ class Run:
         )
         for sid in self.plan.roots:
             self.launch(sid)
+        cancelled = False
         try:
             await asyncio.shield(self.done)
         except asyncio.CancelledError:
+            cancelled = True
             self.request_cancel("the run's task was cancelled")
-            await self.drain()
-            await self.finish(started_at, t0)
-            raise
+        # Draining, compensating and the final records run in a task of their own that a
+        # cancellation of this one cannot interrupt; a cancellation is honoured afterwards.
+        closing = asyncio.ensure_future(self.close_out(started_at, t0))
+        while not closing.done():
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError:
+                cancelled = True
+        record = closing.result()
+        if cancelled:
+            raise asyncio.CancelledError
+        return record
+
+    async def close_out(self, started_at: datetime, t0: float) -> RunRecord:
+        await self.drain()
         return await self.finish(started_at, t0)
 
     async def drain(self) -> None:
@@ -324,9 +343,7 @@ class Run:
     def step_done(self, planned: PlannedStep, status: StepStatus) -> str | None:
         """Account for a finished step and start the dependents it made ready; one of them is
         returned (already counted in flight) for the caller to run in its own task."""
-        if status == StepStatus.SUCCEEDED:
-            self.completed.append(planned.id)
-        elif status == StepStatus.FAILED and planned.step.on_error is not OnError.CONTINUE:
+        if status == StepStatus.FAILED and planned.step.on_error is not OnError.CONTINUE:
             self.fail(planned.id, self.views[planned.id].error or "failed")
         follow: str | None = None
         if not self.stopping:
@@ -350,9 +367,21 @@ class Run:
             )
             if final and record.kind is not RecordKind.COMPENSATION:
                 self.settled.add(record.step_id)
+                if (
+                    record.status == StepStatus.FAILED
+                    and self.plan.steps[record.step_id].step.on_error is not OnError.CONTINUE
+                ):
+                    # the run fails now, before the sink has the record: from this moment on
+                    # nothing new may start, however long the sink takes
+                    self.fail(record.step_id, record.error_message or "failed")
         try:
             await self.ex.sink.emit(event)
         except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() == 0:
+                raise EventSinkError(
+                    f"could not record {event.type}: the sink raised CancelledError"
+                ) from None
             raise
         except Exception as exc:
             raise EventSinkError(f"could not record {event.type}: {exc}") from exc
@@ -366,7 +395,9 @@ class Run:
                 record = self.bare_record(
                     self.plan.steps[sid], StepStatus.CANCELLED, f"not started: {self.stop_reason}"
                 )
-                await self.emit(StepFinished(run_id=self.run_id, at=record.ended_at, record=record))
+                await self.emit_or_note(
+                    StepFinished(run_id=self.run_id, at=record.ended_at, record=record)
+                )
         outputs = self.render_outputs()
         if self.cancel_reason is not None:
             status, error = RunStatus.CANCELLED, self.cancel_reason
@@ -396,6 +427,16 @@ class Run:
         )
         await self.emit(RunFinished(run_id=self.run_id, at=ended_at, run=run))
         return run
+
+    async def emit_or_note(self, event: RunEvent) -> bool:
+        """Emit; if the sink refuses, note it in the run's issues and go on (used while the run
+        winds up, when every remaining record and compensation must still be attempted)."""
+        try:
+            await self.emit(event)
+        except EventSinkError as exc:
+            self.issues.append(str(exc))
+            return False
+        return True
 
     def total_cost(self) -> Cost:
         """Every attempt's cost, counted once (a for_each step's summary record repeats its
@@ -479,6 +520,12 @@ class Run:
         if items is not None:
             return await self.run_items(planned, items)
         return await self.run_call(planned, params, self.context, None, final=True)
+
+    def mark_done(self, step_id: str, item_index: int | None, output: Any) -> None:
+        """A tool call's side effect happened: remember it for the saga (before its record is
+        sent, so a sink that refuses the record cannot make the saga forget it)."""
+        self.completed.append((step_id, item_index))
+        self.done_outputs[(step_id, item_index)] = output
 
     def as_list(self, value: Any) -> list[Any]:
         if isinstance(value, list | tuple):
@@ -567,6 +614,7 @@ class Run:
         item starts; every started item is awaited, so none outlives the step."""
         step = planned.step
         assert step.for_each is not None
+        self.fanned_items[step.id] = items
         started_at = self.clock.now()
         t0 = self.clock.monotonic()
         limit = asyncio.Semaphore(step.for_each.concurrency)
@@ -695,6 +743,7 @@ class Run:
                 step.timeout_s,
             )
             if outcome.ok:
+                self.mark_done(planned.id, item_index, outcome.output)
                 await self.emit(
                     StepFinished(
                         run_id=self.run_id,
@@ -759,6 +808,8 @@ class Run:
                 f"fallback '{fallback.tool.name}' used"
             ),
         )
+        if result.ok:
+            self.mark_done(planned.id, item_index, result.output)
         await self.emit(
             StepFinished(
                 run_id=self.run_id,
@@ -794,6 +845,7 @@ class Run:
                                        input_hash, exc)  # fmt: skip
         shared, own = self.ex.slots(tool)
         held: list[asyncio.Semaphore] = []
+        context: ToolContext | None = None
         try:
             # a per-tool slot first, so waiting for it does not hold a global one
             for semaphore in (own, shared) if own is not None else (shared,):
@@ -826,9 +878,11 @@ class Run:
             )
             try:
                 if kind is RecordKind.COMPENSATION:  # runs while stopping; never interrupted
-                    result = await _invoke(tool, parsed, context, timeout_s)
+                    result = await _invoke_checked(tool, parsed, context, timeout_s)
                 else:
-                    result = await self.call(lambda: _invoke(tool, parsed, context, timeout_s))
+                    result = await self.call(
+                        lambda: _invoke_checked(tool, parsed, context, timeout_s)
+                    )
                 output, confidence, issues, cost = _unpack(result, note)
             except _Stopped as stopped:
                 record = self.make_record(
@@ -847,8 +901,7 @@ class Run:
                 return self.failed_outcome(planned, tool, kind, attempt, item_index, started_at,
                                            t0, input_hash, exc)  # fmt: skip
         finally:
-            for semaphore in reversed(held):
-                semaphore.release()
+            _release_slots(held, context.threads if context is not None else [])
         mismatch = tool.check_output(output)
         if mismatch:
             issues.append(mismatch)
@@ -964,31 +1017,45 @@ class Run:
     # ------------------------------------------------------------------ saga
 
     async def compensate(self) -> None:
-        """Run compensations of completed steps, latest first; failures are recorded, and the
-        remaining compensations still run."""
-        for sid in reversed(self.completed):
+        """Undo what succeeded, latest first: each step's ``compensate`` call, and for a for_each
+        step one call per item that succeeded (with the item as its variable). The call sees
+        ``output``: the result it undoes. Failures are recorded and the rest still run."""
+        for sid, index in reversed(self.completed):
             planned = self.plan.steps[sid]
             call = planned.compensate
             if call is None:
                 continue
+            label = sid if index is None else f"{sid}[{index}]"
+            context = {**self.context, "output": self.done_outputs[(sid, index)]}
+            if index is not None and planned.step.for_each is not None:
+                context[planned.step.for_each.as_] = self.fanned_items[sid][index]
+                context["index"] = index
             try:
-                params = call.params.render(self.context)
+                params = call.params.render(context)
             except TemplateError as exc:
                 record = self.bare_record(
                     planned, StepStatus.FAILED, f"compensate params: {exc}", exc
                 )
                 record = record.model_copy(
-                    update={"kind": RecordKind.COMPENSATION, "tool": call.tool.name}
+                    update={
+                        "kind": RecordKind.COMPENSATION,
+                        "tool": call.tool.name,
+                        "item_index": index,
+                    }
                 )
-                await self.emit(
+                await self.emit_or_note(
                     StepFinished(run_id=self.run_id, at=record.ended_at, record=record, final=False)
                 )
-                self.issues.append(f"compensation of '{sid}' failed: {exc}")
+                self.issues.append(f"compensation of '{label}' failed: {exc}")
                 continue
-            outcome = await self.attempt(
-                planned, call.tool, RecordKind.COMPENSATION, params, 1, None, call.timeout_s
-            )
-            await self.emit(
+            try:
+                outcome = await self.attempt(
+                    planned, call.tool, RecordKind.COMPENSATION, params, 1, index, call.timeout_s
+                )
+            except EventSinkError as exc:  # could not record its start: it did not run
+                self.issues.append(f"compensation of '{label}' did not run: {exc}")
+                continue
+            await self.emit_or_note(
                 StepFinished(
                     run_id=self.run_id,
                     at=outcome.record.ended_at,
@@ -998,11 +1065,50 @@ class Run:
                 )
             )
             if outcome.ok:
-                self.compensated.append(sid)
+                self.compensated.append(label)
             else:
                 self.issues.append(
-                    f"compensation of '{sid}' failed: {outcome.record.error_message}"
+                    f"compensation of '{label}' failed: {outcome.record.error_message}"
                 )
+
+
+def _release_slots(
+    held: list[asyncio.Semaphore], threads: list[concurrent.futures.Future[Any]]
+) -> None:
+    """Give the slots back — once every thread the call started has really ended (a timed-out
+    sync tool keeps running, and must keep counting against the limits)."""
+    running = [work for work in threads if not work.done()]
+    if not running:
+        for semaphore in reversed(held):
+            semaphore.release()
+        return
+    loop = asyncio.get_running_loop()
+    left = len(running)
+
+    def one_ended() -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            for semaphore in reversed(held):
+                semaphore.release()
+
+    for work in running:
+        work.add_done_callback(lambda _: loop.call_soon_threadsafe(one_ended))
+
+
+async def _invoke_checked(
+    tool: Tool, params: Any, context: ToolContext, timeout_s: float | None
+) -> Any:
+    """:func:`_invoke`, where a ``CancelledError`` nobody asked for is the tool's own failure."""
+    try:
+        return await _invoke(tool, params, context, timeout_s)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling() == 0:
+            raise ToolCancelledItselfError(
+                "raised CancelledError without being cancelled"
+            ) from None
+        raise
 
 
 async def _invoke(tool: Tool, params: Any, context: ToolContext, timeout_s: float | None) -> Any:

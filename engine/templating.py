@@ -29,6 +29,7 @@ from jinja2 import TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from engine.errors import (
     TemplateError,
@@ -45,8 +46,12 @@ MAX_SEQUENCE_PRODUCT = 1_000_000
 MAX_RANGE_ITEMS = 100_000
 #: Largest padding or field width (``ljust``, ``center``, ``'%9s'``, ``'{:9}'``).
 MAX_WIDTH = 10_000
-#: Largest text one render may produce.
+#: Largest text one render may produce (and largest string built along the way).
 MAX_OUTPUT_CHARS = 10_000_000
+#: Loop iterations (``{% for %}``, all loops together) one render may run.
+MAX_LOOP_ITERATIONS = 1_000_000
+#: Largest integer a template may compute, in bits.
+MAX_INT_BITS = 4096
 _PERCENT_WIDTH = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
 _BRACE_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?(\d+)(?:\.(\d+))?[^{}]*\}")
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
@@ -104,7 +109,9 @@ class NotProduced(_Undefined):
 # Undefined's operators (``__add__``, ``__iter__``, …) are bound to the base class's failure
 # function; rebind them so every use of our undefined values raises *our* errors.
 _STRICT_OPERATORS: tuple[str, ...] = ("__iter__", "__str__", "__len__", "__eq__", "__ne__")
-_STRICT_OPERATORS += ("__bool__", "__hash__", "__contains__", "__repr__")
+_STRICT_OPERATORS += ("__bool__", "__hash__", "__contains__", "__repr__", "__round__", "__int__")
+_STRICT_OPERATORS += ("__float__", "__complex__", "__index__", "__trunc__", "__floor__", "__ceil__")
+_STRICT_OPERATORS += ("__abs__", "__neg__", "__pos__", "__invert__", "__format__", "__reversed__")
 for _cls in (_Undefined, NotProduced):
     _own = set(vars(_cls))  # methods the class defines itself (NotProduced.__getitem__) stay
     _failing = {
@@ -190,6 +197,7 @@ class StepsView(Mapping[str, StepView]):
 #: For the error message of a missing key: where each container in the current render came from.
 _origins: ContextVar[dict[int, tuple[int, object]] | None] = ContextVar("_origins", default=None)
 _range_budget: ContextVar[list[int] | None] = ContextVar("_range_budget", default=None)
+_loop_budget: ContextVar[list[int] | None] = ContextVar("_loop_budget", default=None)
 _root_names: ContextVar[dict[int, str] | None] = ContextVar("_root_names", default=None)
 
 
@@ -231,8 +239,55 @@ def _capped_join(parts: Iterable[str]) -> str:
 def _refuse_wide(*groups: Iterable[Any]) -> None:
     for group in groups:
         for value in group:
+            if isinstance(value, str) and value.isdigit() and len(value) < 20:
+                value = int(value)
             if isinstance(value, int) and value > MAX_WIDTH:
                 raise UnsafeTemplateError(f"refusing a width of {value} (limit {MAX_WIDTH})")
+
+
+def _replaced_length(text: Any, old: Any, new: Any) -> int:
+    text, old, new = str(text), str(old), str(new)
+    count = text.count(old) if old else len(text) + 1
+    return len(text) + count * max(0, len(new) - len(old))
+
+
+def _capped_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja's ``join``/``indent``/``replace``/``batch``/``slice`` with size limits checked
+    before the work is done."""
+
+    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        value, rest = args[0], args[1:]
+        if name == "join":
+            parts = list(value)
+            sep = str(rest[0]) if rest else str(kwargs.get("d", ""))
+            if not (rest[1:] or "attribute" in kwargs):
+                _refuse_long(sum(len(str(p)) for p in parts) + len(sep) * len(parts), "joined text")
+            return (parts, *rest)
+        if name == "indent":
+            width = rest[0] if rest else kwargs.get("width", 4)
+            size = len(width) if isinstance(width, str) else int(width)
+            _refuse_wide([size])
+            _refuse_long(len(str(value)) * 2 + str(value).count("\n") * size, "indented text")
+        elif name == "replace" and len(rest) >= 2:
+            _refuse_long(_replaced_length(value, rest[0], rest[1]), "replaced text")
+        elif name in ("batch", "slice"):
+            count = rest[0] if rest else kwargs.get("linecount", kwargs.get("slices", 1))
+            if isinstance(count, int) and count > MAX_SEQUENCE_PRODUCT:
+                raise UnsafeTemplateError(f"refusing {name}({count}): too large")
+        return args
+
+    if getattr(original, "jinja_pass_arg", None) is not None:  # takes the eval context first
+
+        def capped_with_context(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+            return original(ctx, *check(args, kwargs), **kwargs)
+
+        capped_with_context.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
+        return capped_with_context
+
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        return original(*check(args, kwargs), **kwargs)
+
+    return capped
 
 
 def _mapping_values(args: tuple[Any, ...]) -> list[Iterable[Any]]:
@@ -259,7 +314,97 @@ def _center_filter(value: Any, width: int = 80) -> str:
 
 
 def _tojson(value: Any, indent: int | None = None) -> str:
+    if indent is not None and indent > MAX_WIDTH:
+        raise UnsafeTemplateError(f"refusing an indent of {indent} (limit {MAX_WIDTH})")
     return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
+def _refuse_long(length: int, what: str) -> None:
+    if length > MAX_OUTPUT_CHARS:
+        raise UnsafeTemplateError(
+            f"refusing to build {what} of {length} characters (limit {MAX_OUTPUT_CHARS})"
+        )
+
+
+def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
+    """Every ``{% for %}`` iterates through this: all loops of a render share one budget."""
+    budget = _loop_budget.get()
+    for item in iterable:
+        if budget is not None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise UnsafeTemplateError(
+                    f"template loops ran more than {MAX_LOOP_ITERATIONS} times in one render"
+                )
+        yield item
+
+
+def _concat_guard(parts: list[Any]) -> str:
+    """``a ~ b``: the joined length is checked before the string is built."""
+    texts = [str(part) for part in parts]
+    _refuse_long(sum(len(text) for text in texts), "a string with '~'")
+    return "".join(texts)
+
+
+def _strict_guard(container: Any) -> Any:
+    """List, tuple and dict literals may not hold undefined values."""
+    values = container.items() if isinstance(container, dict) else container
+    for value in values:
+        for part in value if isinstance(container, dict) else (value,):
+            if isinstance(part, Undefined):
+                part._fail_with_undefined_error()
+    return container
+
+
+def _finalize(value: Any) -> Any:
+    """Applied to every ``{{ … }}`` of a text template before it becomes text."""
+    if isinstance(value, StepView | StepsView) or (
+        callable(value) and not isinstance(value, Undefined)
+    ):
+        raise TemplateError(_not_a_value(value))
+    return value
+
+
+def _not_a_value(value: Any) -> str:
+    if isinstance(value, StepView):
+        return (
+            f"the step '{value.id}' itself is not a value: use steps.{value.id}.output "
+            "(or .status, .error)"
+        )
+    if isinstance(value, StepsView):
+        return "all steps together are not a value: use steps.<id>.output"
+    name = getattr(value, "__name__", type(value).__name__)
+    return (
+        f"'{name}' is a function, not a value (a missing key named '{name}'? "
+        "keys win over methods only when they exist)"
+    )
+
+
+class _Guards(NodeTransformer):
+    """Rewrites a parsed template before it is compiled: loops draw from the render's
+    iteration budget, ``~`` checks its length, and literals check for undefined parts."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        visited = self.generic_visit(node)
+        assert isinstance(visited, nodes.For)
+        visited.iter = nodes.Filter(
+            visited.iter, "_kaizen_loop", [], [], None, None, lineno=visited.lineno
+        )
+        return visited
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        visited = self.generic_visit(node)
+        assert isinstance(visited, nodes.Concat)
+        parts = nodes.List(visited.nodes, lineno=visited.lineno)
+        return nodes.Filter(parts, "_kaizen_concat", [], [], None, None, lineno=visited.lineno)
+
+    def _strict(self, node: nodes.Expr) -> nodes.Node:
+        visited = self.generic_visit(node)
+        if getattr(visited, "ctx", "load") != "load":
+            return visited
+        return nodes.Filter(visited, "_kaizen_strict", [], [], None, None, lineno=node.lineno)
+
+    visit_List = visit_Dict = visit_Tuple = _strict
 
 
 def _fromjson(value: str) -> Any:
@@ -272,17 +417,37 @@ def _fromjson(value: str) -> Any:
 class KaizenSandbox(ImmutableSandboxedEnvironment):
     """Jinja2's immutable sandbox with strict undefined values, explanatory errors and size caps."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self) -> None:
-        super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+        super().__init__(
+            undefined=_Undefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+        )
         self.globals.clear()
-        self.globals["range"] = self._safe_range
+
+        def range(*args: int) -> Iterable[int]:
+            return self._safe_range(*args)
+
+        self.globals["range"] = range
         self.filters["tojson"] = _tojson
         self.filters["fromjson"] = _fromjson
         self.filters["format"] = _format_filter
         self.filters["center"] = _center_filter
+        self.filters["_kaizen_loop"] = _loop_guard
+        self.filters["_kaizen_concat"] = _concat_guard
+        self.filters["_kaizen_strict"] = _strict_guard
+        for name in ("join", "indent", "replace", "batch", "slice"):
+            self.filters[name] = _capped_filter(name, self.filters[name])
         self.concat = _capped_join  # type: ignore[method-assign]
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        return str(super()._generate(_Guards().visit(source), name, filename, defer_init))
 
     def _safe_range(self, *args: int) -> range:
         rng = range(*args)
@@ -304,6 +469,19 @@ class KaizenSandbox(ImmutableSandboxedEnvironment):
             name = getattr(target, "__name__", "")
             if name in _PADDING_METHODS:
                 _refuse_wide(args, kwargs.values())
+                if name == "expandtabs":
+                    size = next(iter((*args, *kwargs.values())), 8)
+                    if isinstance(size, int):
+                        _refuse_long(len(owner) + owner.count("\t") * size, "expanded text")
+            elif name == "replace" and len(args) >= 2:
+                _refuse_long(_replaced_length(owner, *args[:2]), "replaced text")
+            elif name == "join" and args:
+                parts = list(args[0])
+                _refuse_long(
+                    sum(len(p) for p in parts if isinstance(p, str)) + len(owner) * len(parts),
+                    "joined text",
+                )
+                args = (parts, *args[1:])
             elif name in ("format", "format_map"):
                 _check_widths(owner, _BRACE_WIDTH)
                 if _NESTED_SPEC.search(owner):  # '{:{}}': widths come from the arguments
@@ -328,6 +506,21 @@ class KaizenSandbox(ImmutableSandboxedEnvironment):
                     )
         if operator == "%" and isinstance(left, str):
             _check_percent(left, right)
+        if (
+            operator == "+"
+            and isinstance(left, str | list | tuple)
+            and isinstance(right, str | list | tuple)
+        ):
+            _refuse_long(len(left) + len(right), "a value with '+'")
+        if (
+            operator == "*"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS
+        ):
+            raise UnsafeTemplateError(
+                f"refusing to multiply numbers larger than {MAX_INT_BITS} bits"
+            )
         if (
             operator == "**"
             and isinstance(left, int)
@@ -465,8 +658,10 @@ class _Expression(Compiled):
 
     def render(self, context: Mapping[str, Any]) -> Any:
         result = _guarded(self._fn, context, self.source)
-        if self._builds or isinstance(result, Undefined | StepView | StepsView):
+        if self._builds or isinstance(result, Undefined | StepView | StepsView) or callable(result):
             _check_native(result, self.source)
+        if isinstance(result, str):
+            _refuse_long(len(result), "a value")
         return result
 
 
@@ -509,6 +704,7 @@ def _guarded(fn: Callable[..., Any], context: Mapping[str, Any], source: str) ->
     origins_token = _origins.set({})
     roots_token = _root_names.set(roots)
     budget_token = _range_budget.set([MAX_RANGE_ITEMS])
+    loops_token = _loop_budget.set([MAX_LOOP_ITERATIONS])
     try:
         return fn(**context)
     except TemplateError:
@@ -525,6 +721,7 @@ def _guarded(fn: Callable[..., Any], context: Mapping[str, Any], source: str) ->
         _origins.reset(origins_token)
         _root_names.reset(roots_token)
         _range_budget.reset(budget_token)
+        _loop_budget.reset(loops_token)
 
 
 def _check_native(value: Any, source: str, depth: int = 0) -> None:
@@ -532,13 +729,8 @@ def _check_native(value: Any, source: str, depth: int = 0) -> None:
     undefined values hidden inside, no step objects passed where values are expected."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
-    if isinstance(value, StepView):
-        raise TemplateError(
-            f"{source!r} gives the step '{value.id}' itself, not a value: "
-            f"use steps.{value.id}.output (or .status, .error)"
-        )
-    if isinstance(value, StepsView):
-        raise TemplateError(f"{source!r} gives all steps, not a value: use steps.<id>.output")
+    if isinstance(value, StepView | StepsView) or callable(value):
+        raise TemplateError(f"{source!r}: {_not_a_value(value)}")
     if depth > 32:
         return
     if isinstance(value, dict):

@@ -428,6 +428,8 @@ class _Validator:
                     f"run has no field '{ref.path[0]}'",
                     f"available: {', '.join(sorted(RUN_FIELDS))}",
                 )
+        elif ref.root == "output" and site.output_allowed:
+            return
         elif ref.root in loop_names:
             if not site.item_allowed:
                 where = "for_each.items" if site.loc == "for_each.items" else site.loc
@@ -435,7 +437,7 @@ class _Validator:
                     loc,
                     "item_outside_loop",
                     f"'{ref.root}' is not available in {where}",
-                    "the for_each variable exists only in params and fallback params",
+                    "the for_each variable exists only in params, fallback and compensate params",
                 )
         else:
             hint = None

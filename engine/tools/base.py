@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import re
 from abc import ABC, abstractmethod
@@ -117,12 +118,18 @@ class ToolContext:
     item_index: int | None = None
     clock: Clock = field(default_factory=SystemClock)
     thread_pool: Executor | None = None
+    threads: list[concurrent.futures.Future[Any]] = field(default_factory=list)
+    """Work handed to threads by :meth:`run_sync`; a thread cannot be stopped, so the executor
+    keeps the call's concurrency slots until it really ends, even after a timeout."""
 
     async def run_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn`` in the executor's thread pool without blocking the event loop."""
-        loop = asyncio.get_running_loop()
         call = functools.partial(fn, *args, **kwargs) if kwargs else functools.partial(fn, *args)
-        return await loop.run_in_executor(self.thread_pool, call)
+        if self.thread_pool is None:
+            return await asyncio.get_running_loop().run_in_executor(None, call)
+        work = self.thread_pool.submit(call)
+        self.threads.append(work)
+        return await asyncio.wrap_future(work)
 
 
 @dataclass(frozen=True, slots=True)

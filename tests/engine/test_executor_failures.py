@@ -428,10 +428,26 @@ async def test_a_failing_event_sink_fails_the_run_instead_of_losing_history(regi
 
     sink = BrokenSink()
     ex = Executor(registry, sink=sink)
-    run_task = ex.run(bp({"steps": [work("a"), work("b", depends_on=["a"])]}))
-    with pytest.raises(Exception, match="disk full"):
-        await run_task
-    assert not any(isinstance(e, RunFinished) for e in sink.events)
+    run = await ex.run(bp({"steps": [work("a"), work("b", depends_on=["a"])]}))
+    assert run.status == RunStatus.FAILED
+    assert run.failed_step == "a"
+    assert run.error == "step 'a' failed: could not record step_finished: disk full"
+    assert run.step_status["b"] == StepStatus.CANCELLED  # nothing started after it
+    assert isinstance(sink.events[-1], RunFinished)
+    assert sink.events[-1].run.status == RunStatus.FAILED
+    ex.close()
+
+
+async def test_a_sink_that_refuses_the_final_run_record_raises(registry):
+    class BrokenSink(MemorySink):
+        async def emit(self, event):
+            if isinstance(event, RunFinished):
+                raise OSError("disk full")
+            await super().emit(event)
+
+    ex = Executor(registry, sink=BrokenSink())
+    with pytest.raises(Exception, match="could not record run_finished: disk full"):
+        await ex.run(bp({"steps": [work("a")]}))
     ex.close()
 
 

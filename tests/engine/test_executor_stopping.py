@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.blueprint import Blueprint
+from engine.errors import PermanentToolError
 from engine.events import MemorySink, RunFinished, StepFinished, StepSkipped
 from engine.executor import Executor
 from engine.records import RecordKind, RunStatus, StepStatus
@@ -428,3 +429,314 @@ def test_every_run_ends_and_every_step_gets_exactly_one_final_record(scenario):
             if e.type == "step_started" and e.kind is not RecordKind.COMPENSATION
         ]
         assert late == []
+
+
+# ------------------------------------------------------------------ second review's cases
+
+
+def _saga_registry(journal: Journal) -> ToolRegistry:
+    registry = make_registry(journal)
+
+    @tool("undo.cancels_itself")
+    async def undo_cancels_itself(name: str) -> None:
+        journal.events.append(("undo", name))
+        raise asyncio.CancelledError
+
+    @tool("undo.item")
+    async def undo_item(service: str, deployed: Any) -> None:
+        journal.events.append(("undo", f"{service}:{deployed}"))
+
+    @tool("deploy.item")
+    async def deploy_item(service: str) -> str:
+        if service == "bad":
+            raise PermanentToolError("cannot deploy bad")
+        journal.events.append(("start", service))
+        return f"{service}-v2"
+
+    for item in (undo_cancels_itself, undo_item, deploy_item):
+        registry.register(item)
+    return registry
+
+
+class YieldingSink(MemorySink):
+    """Suspends on every event, as any real (I/O-bound) sink does."""
+
+    async def emit(self, event):
+        await asyncio.sleep(0)
+        await super().emit(event)
+
+
+async def test_cancelling_a_step_task_from_outside_still_records_the_step(registry, journal):
+    sink = YieldingSink()
+    executor = Executor(registry, sink=sink)
+    handle = executor.start(bp({"steps": [work("slow", params={"seconds": 5}), work("other")]}))
+    while not journal.started("slow"):
+        await asyncio.sleep(0.001)
+    step_tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith("kaizen-step:")]
+    for task in step_tasks:
+        task.cancel()  # as asyncio.run's shutdown or an app's "cancel everything" would
+    run = await asyncio.wait_for(handle.result(), timeout=2)
+    assert run.status == RunStatus.CANCELLED
+    assert run.step_status["slow"] == StepStatus.CANCELLED
+    assert final_records(sink) == {"slow": 1, "other": 1}
+    executor.close()
+
+
+async def test_a_compensation_raising_cancelled_error_itself_is_its_failure(journal, sink):
+    executor = Executor(_saga_registry(journal), sink=sink)
+    blueprint = bp(
+        {
+            "steps": [
+                work("a", compensate={"tool": "test.undo", "params": {"name": "a"}}),
+                work(
+                    "b",
+                    depends_on=["a"],
+                    compensate={"tool": "undo.cancels_itself", "params": {"name": "b"}},
+                ),
+                {
+                    "id": "boom",
+                    "tool": "test.fail",
+                    "params": {"name": "boom"},
+                    "depends_on": ["b"],
+                },
+            ]
+        }
+    )
+    run = await asyncio.wait_for(executor.run(blueprint), timeout=2)
+    assert run.status == RunStatus.FAILED
+    assert run.compensated == ["a"]
+    assert run.issues == [
+        "compensation of 'b' failed: raised CancelledError without being cancelled"
+    ]
+    assert isinstance(sink.events[-1], RunFinished)
+    executor.close()
+
+
+async def test_a_sink_error_during_the_saga_does_not_stop_it(registry, journal):
+    sink = FlakySink(
+        lambda e: (
+            isinstance(e, StepFinished)
+            and e.record.kind is RecordKind.COMPENSATION
+            and e.record.step_id == "b"
+        )
+    )
+    executor = Executor(registry, sink=sink)
+    blueprint = bp(
+        {
+            "steps": [
+                work("a", compensate={"tool": "test.undo", "params": {"name": "a"}}),
+                work(
+                    "b", depends_on=["a"], compensate={"tool": "test.undo", "params": {"name": "b"}}
+                ),
+                {
+                    "id": "boom",
+                    "tool": "test.fail",
+                    "params": {"name": "boom"},
+                    "depends_on": ["b"],
+                },
+            ]
+        }
+    )
+    run = await asyncio.wait_for(executor.run(blueprint), timeout=2)
+    assert [n for e, n in journal.events if e == "undo"] == ["b", "a"]
+    assert run.compensated == ["b", "a"]
+    assert any("db down" in issue for issue in run.issues)
+    assert isinstance(sink.events[-1], RunFinished)
+    executor.close()
+
+
+class SlowToRecordFailures(MemorySink):
+    """Stores each event; takes a while to 'flush' a failure (as a database sink might)."""
+
+    async def emit(self, event):
+        await super().emit(event)
+        if isinstance(event, StepFinished) and event.record.status == StepStatus.FAILED:
+            await asyncio.sleep(0.1)
+
+
+async def test_nothing_starts_once_a_failure_is_being_recorded(registry, journal):
+    sink = SlowToRecordFailures()
+    executor = Executor(registry, sink=sink)
+    blueprint = bp(
+        {
+            "steps": [
+                {"id": "boom", "tool": "test.fail", "params": {"name": "boom"}},
+                work("quick", params={"seconds": 0.001}),
+                work("later", depends_on=["quick"]),
+            ]
+        }
+    )
+    run = await executor.run(blueprint)
+    assert run.status == RunStatus.FAILED
+    assert journal.started("later") == []
+    failed_at = next(
+        i
+        for i, e in enumerate(sink.events)
+        if isinstance(e, StepFinished) and e.record.step_id == "boom"
+    )
+    assert not [e for e in sink.events[failed_at:] if e.type == "step_started"]
+    executor.close()
+
+
+async def test_a_success_the_sink_refused_is_still_compensated(registry, journal):
+    sink = FlakySink(
+        lambda e: (
+            isinstance(e, StepFinished)
+            and e.record.step_id == "b"
+            and e.record.status == StepStatus.SUCCEEDED
+        )
+    )
+    executor = Executor(registry, sink=sink)
+    blueprint = bp(
+        {
+            "steps": [
+                work("a", compensate={"tool": "test.undo", "params": {"name": "a"}}),
+                work(
+                    "b", depends_on=["a"], compensate={"tool": "test.undo", "params": {"name": "b"}}
+                ),
+            ]
+        }
+    )
+    run = await executor.run(blueprint)
+    assert run.status == RunStatus.FAILED
+    assert ("end", "b") in journal.events  # b's side effect happened
+    assert run.compensated == ["b", "a"]
+    executor.close()
+
+
+async def test_cancelling_the_run_task_repeatedly_still_ends_cleanly(journal, sink):
+    registry = make_registry(journal)
+
+    @tool("undo.slow")
+    async def undo_slow(name: str) -> None:
+        journal.events.append(("undo", name))
+        await asyncio.sleep(0.05)
+        journal.events.append(("undone", name))
+
+    registry.register(undo_slow)
+    executor = Executor(registry, sink=sink)
+    blueprint = bp(
+        {
+            "steps": [
+                work("a", compensate={"tool": "undo.slow", "params": {"name": "a"}}),
+                work("slow", depends_on=["a"], params={"seconds": 5}),
+            ]
+        }
+    )
+    handle = executor.start(blueprint)
+    while not journal.started("slow"):
+        await asyncio.sleep(0.001)
+    handle.cancel("stop", compensate=True)
+    while ("undo", "a") not in journal.events:
+        await asyncio.sleep(0.001)
+    for _ in range(5):  # cancel the run's own task while it compensates
+        handle._task.cancel()
+        await asyncio.sleep(0.005)
+    with pytest.raises(asyncio.CancelledError):
+        await handle._task
+    assert ("undone", "a") in journal.events, "the compensation was interrupted"
+    assert isinstance(sink.events[-1], RunFinished)
+    assert final_records(sink) == {"a": 1, "slow": 1}
+    executor.close()
+
+
+async def test_a_sink_raising_cancelled_error_itself_is_a_sink_failure(registry):
+    class CancellingSink(MemorySink):
+        async def emit(self, event):
+            if isinstance(event, StepFinished) and event.record.step_id == "a":
+                raise asyncio.CancelledError
+            await super().emit(event)
+
+    executor = Executor(registry, sink=CancellingSink())
+    run = await asyncio.wait_for(
+        executor.run(bp({"steps": [work("a"), work("b", depends_on=["a"])]})), 2
+    )
+    assert run.status == RunStatus.FAILED
+    assert "the sink raised CancelledError" in run.error
+    executor.close()
+
+
+async def test_for_each_items_are_compensated_one_by_one(journal):
+    executor = Executor(_saga_registry(journal))
+    blueprint = bp(
+        {
+            "steps": [
+                {
+                    "id": "deploy",
+                    "tool": "deploy.item",
+                    "for_each": {"items": ["api", "web", "bad"], "as": "svc", "concurrency": 1},
+                    "params": {"service": "{{ svc }}"},
+                    "compensate": {
+                        "tool": "undo.item",
+                        "params": {"service": "{{ svc }}", "deployed": "{{ output }}"},
+                    },
+                }
+            ]
+        }
+    )
+    run = await executor.run(blueprint)
+    assert run.status == RunStatus.FAILED
+    assert [n for e, n in journal.events if e == "undo"] == ["web:web-v2", "api:api-v2"]
+    assert run.compensated == ["deploy[1]", "deploy[0]"]
+    undo_records = [r for r in run.records if r.kind is RecordKind.COMPENSATION]
+    assert [r.item_index for r in undo_records] == [1, 0]
+    executor.close()
+
+
+async def test_a_timed_out_sync_tool_keeps_its_slot_until_its_thread_ends(journal):
+    import time as systime
+
+    registry = make_registry(journal)
+    ends: dict[str, float] = {}
+
+    @tool("sync.slow")
+    def slow(name: str, seconds: float) -> str:
+        journal.events.append(("start", name))
+        systime.sleep(seconds)
+        ends[name] = systime.monotonic()
+        return name
+
+    registry.register(slow)
+    executor = Executor(registry, max_concurrency=1)
+    starts: dict[str, float] = {}
+
+    class Clocked(MemorySink):
+        async def emit(self, event):
+            if event.type == "step_started":
+                starts[event.step_id] = systime.monotonic()
+
+    executor.sink = Clocked()
+    blueprint = bp(
+        {
+            "steps": [
+                {
+                    "id": "first",
+                    "tool": "sync.slow",
+                    "params": {"name": "first", "seconds": 0.3},
+                    "timeout_s": 0.05,
+                    "on_error": "continue",
+                },
+                {"id": "second", "tool": "sync.slow", "params": {"name": "second", "seconds": 0}},
+            ]
+        }
+    )
+    run = await executor.run(blueprint)
+    assert run.step_status == {"first": StepStatus.FAILED, "second": StepStatus.SUCCEEDED}
+    assert starts["second"] >= ends["first"], "the second call ran while the first thread ran"
+    executor.close()
+
+
+def test_compensations_always_have_a_time_limit(registry):
+    from engine.plan import DEFAULT_COMPENSATION_TIMEOUT_S, build_plan
+
+    blueprint = bp(
+        {
+            "steps": [
+                work("a", compensate={"tool": "test.undo", "params": {"name": "a"}}),
+                work("b", timeout_s=7, compensate={"tool": "test.undo", "params": {"name": "b"}}),
+            ]
+        }
+    )
+    plan = build_plan(blueprint, registry)
+    assert plan.steps["a"].compensate.timeout_s == DEFAULT_COMPENSATION_TIMEOUT_S
+    assert plan.steps["b"].compensate.timeout_s == 7

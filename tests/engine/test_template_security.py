@@ -152,3 +152,56 @@ def test_output_size_is_capped(context, monkeypatch):
     monkeypatch.setattr(templating, "MAX_OUTPUT_CHARS", 1000)
     with pytest.raises(UnsafeTemplateError, match="exceeds 1000 characters"):
         TemplateEngine().render("{% for i in range(200) %}abcdefgh{% endfor %}", context)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ('x' * 1000000) ~ ('x' * 1000000) ~ ('x' * 1000000) ~ ('x' * 1000000) ~ ('x' * 1000000)"
+        " ~ ('x' * 1000000) ~ ('x' * 1000000) ~ ('x' * 1000000) ~ ('x' * 1000000) ~ ('x' * 1000000)"
+        " ~ 'x' }}",
+        "{{ ('x' * 1000000) + ('x' * 1000000) + ('x' * 1000000) + ('x' * 1000000) + ('x' * 1000000)"
+        " + ('x' * 1000000) + ('x' * 1000000) + ('x' * 1000000) + ('x' * 1000000) + ('x' * 1000000)"
+        " + 'x' }}",
+        "{{ (['x' * 1000000] * 50) | join }}",
+        "{{ ''.join(['x' * 1000000] * 50) }}",
+        "{{ ('x' * 10000).replace('x', 'y' * 10000) }}",
+        "{{ ('x' * 10000) | replace('x', 'y' * 10000) }}",
+        "{{ ('\\t' * 100000).expandtabs(1000) }}",
+        "{{ ('a\\n' * 100000) | indent(1000) }}",
+        "{{ 'a' | indent(100000000) }}",
+        "{{ [1] | batch(50000000, 0) | list }}",
+        "{{ [1] | slice(50000000) | list }}",
+        "{{ '{:{}}'.format('a', '100000000') }}",
+        "{{ (2 ** 2000) * (2 ** 2000) * (2 ** 2000) }}",
+        "{% for a in ['x'] * 3000 %}{% for b in ['x'] * 3000 %}{% endfor %}{% endfor %}",
+        "{{ inputs | tojson(indent=100000000) }}",
+    ],
+)
+def test_more_resource_exhaustion_is_refused(template, context):
+    with pytest.raises(UnsafeTemplateError):
+        TemplateEngine().render(template, context)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ inputs.repo.upper }}",
+        "{{ inputs.tags.count }}",
+        "{{ inputs.keys }}",
+        "{{ range }}",
+        "found {{ inputs.keys }}",
+    ],
+)
+def test_a_function_is_never_a_value(template, context):
+    with pytest.raises(TemplateError, match="is a function, not a value"):
+        TemplateEngine().render(template, context)
+
+
+def test_calling_methods_still_works(context):
+    engine = TemplateEngine()
+    assert engine.render("{{ inputs.repo.upper() }}", context) == "ACME/API"
+    assert engine.render("{% for k, v in inputs.items() %}{{ k }};{% endfor %}", context) == (
+        "repo;tags;"
+    )
+    assert engine.render("{{ inputs.tags | join(',') }}", context) == "a"

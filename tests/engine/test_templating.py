@@ -202,10 +202,12 @@ def test_undefined_hidden_inside_a_value_is_an_error(engine, context, template, 
 
 
 def test_a_step_itself_is_not_a_value(engine, context):
-    with pytest.raises(TemplateError, match="gives the step 'prs' itself, not a value"):
+    with pytest.raises(TemplateError, match="the step 'prs' itself is not a value"):
         engine.render("{{ steps.prs }}", context)
-    with pytest.raises(TemplateError, match="gives all steps"):
+    with pytest.raises(TemplateError, match="all steps together are not a value"):
         engine.render("{{ steps }}", context)
+    with pytest.raises(TemplateError, match="the step 'prs' itself is not a value"):
+        engine.render("text {{ steps.prs }}", context)
 
 
 @pytest.mark.parametrize(
@@ -225,3 +227,12 @@ def test_is_expression(engine):
     assert engine.is_expression("{{ a > 1 }}")
     assert not engine.is_expression("{{ a }} > 1")
     assert not engine.is_expression("plain")
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{ [inputs.nope] | length }}", "{{ inputs.nope | round }}", "{{ inputs.nope | int }}"],
+)
+def test_undefined_passed_to_a_filter_is_an_error(engine, context, template):
+    with pytest.raises(TemplateUndefinedError, match="inputs has no key 'nope'"):
+        engine.render(template, context)
