@@ -147,9 +147,9 @@ def test_reasonable_widths_and_ranges_still_work(context):
 
 
 def test_output_size_is_capped(context, monkeypatch):
-    from engine import templating
+    from engine.templating import limits
 
-    monkeypatch.setattr(templating, "MAX_OUTPUT_CHARS", 1000)
+    monkeypatch.setattr(limits, "MAX_OUTPUT_CHARS", 1000)
     with pytest.raises(UnsafeTemplateError, match="exceeds 1000 characters"):
         TemplateEngine().render("{% for i in range(200) %}abcdefgh{% endfor %}", context)
 
