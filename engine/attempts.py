@@ -209,13 +209,20 @@ class Attempts(RunState):
         status: StepStatus,
         message: str,
         error: BaseException | None = None,
+        *,
+        kind: RecordKind = RecordKind.ACTION,
+        tool: Tool | None = None,
+        item_index: int | None = None,
     ) -> StepRecord:
-        """A record for a step that never reached its tool (skipped, cancelled, failed early)."""
+        """A record for a call that never reached its tool (skipped, cancelled, failed early);
+        ``kind``, ``tool`` and ``item_index`` say which call (default: the step's own)."""
         now = self.clock.now()
         return StepRecord(
             run_id=self.run_id,
             step_id=planned.id,
-            tool=planned.tool.name,
+            tool=(tool or planned.tool).name,
+            kind=kind,
+            item_index=item_index,
             attempt=0,
             status=status,
             started_at=now,

@@ -40,14 +40,13 @@ class Saga(Attempts):
                 params = call.params.render(context)
             except TemplateError as exc:
                 record = self.bare_record(
-                    planned, StepStatus.FAILED, f"compensate params: {exc}", exc
-                )
-                record = record.model_copy(
-                    update={
-                        "kind": RecordKind.COMPENSATION,
-                        "tool": call.tool.name,
-                        "item_index": index,
-                    }
+                    planned,
+                    StepStatus.FAILED,
+                    f"compensate params: {exc}",
+                    exc,
+                    kind=RecordKind.COMPENSATION,
+                    tool=call.tool,
+                    item_index=index,
                 )
                 await self.emit_or_note(
                     StepFinished(run_id=self.run_id, at=record.ended_at, record=record, final=False)

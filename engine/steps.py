@@ -210,8 +210,9 @@ class StepFlow(Attempts):
                 try:
                     params = planned.params.render(context)
                 except TemplateError as exc:
-                    record = self.bare_record(planned, StepStatus.FAILED, str(exc), exc)
-                    record = record.model_copy(update={"item_index": index})
+                    record = self.bare_record(
+                        planned, StepStatus.FAILED, str(exc), exc, item_index=index
+                    )
                     await self.emit(
                         StepFinished(
                             run_id=self.run_id, at=record.ended_at, record=record, final=False
@@ -357,13 +358,14 @@ class StepFlow(Attempts):
         try:
             fallback_params = fallback.params.render(context)
         except TemplateError as exc:
-            record = self.bare_record(planned, StepStatus.FAILED, f"fallback params: {exc}", exc)
-            record = record.model_copy(
-                update={
-                    "kind": RecordKind.FALLBACK,
-                    "tool": fallback.tool.name,
-                    "item_index": item_index,
-                }
+            record = self.bare_record(
+                planned,
+                StepStatus.FAILED,
+                f"fallback params: {exc}",
+                exc,
+                kind=RecordKind.FALLBACK,
+                tool=fallback.tool,
+                item_index=item_index,
             )
             await self.emit(
                 StepFinished(run_id=self.run_id, at=record.ended_at, record=record, final=final)
