@@ -15,7 +15,6 @@ from engine.errors import (
     error_category,
 )
 from engine.events import (
-    StepFinished,
     StepStarted,
 )
 from engine.outcomes import Outcome, Stopped, ToolCancelledItselfError
@@ -104,9 +103,7 @@ class Attempts(RunState):
                     status=StepStatus.CANCELLED, error=None, message=f"stopped: {stopped}",
                 )  # fmt: skip
                 final = item_index is None and kind is not RecordKind.COMPENSATION
-                await self.emit(
-                    StepFinished(run_id=self.run_id, at=record.ended_at, record=record, final=final)
-                )
+                await self.emit(self.final_event(record, final=final))
                 raise
             except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
                 raise  # (a bare CancelledError here can only reach a compensation: the run's

@@ -31,7 +31,7 @@ from typing import Any
 
 from engine.blueprint import OnError
 from engine.errors import EventSinkError, TemplateError
-from engine.events import RunFinished, RunStarted, StepFinished
+from engine.events import RunFinished, RunStarted
 from engine.outcomes import Stopped
 from engine.plan import PlannedStep
 from engine.records import RecordKind, RunRecord, RunStatus, StepStatus
@@ -137,18 +137,14 @@ class Run(StepFlow, Saga):
                 view.settle(status, error=str(stopped))
                 if sid not in self.settled:
                     record = self.bare_record(planned, status, f"stopped: {stopped}")
-                    await self.emit(
-                        StepFinished(run_id=self.run_id, at=record.ended_at, record=record)
-                    )
+                    await self.emit(self.final_event(record))
         except EventSinkError as exc:  # from the step, or from recording that it stopped
             view.settle(status, error=str(exc))
             self.fail(sid, str(exc))
             if sid not in self.settled:  # still try to record how the step ended
                 record = self.bare_record(planned, status, str(exc), exc)
                 with contextlib.suppress(EventSinkError):
-                    await self.emit(
-                        StepFinished(run_id=self.run_id, at=record.ended_at, record=record)
-                    )
+                    await self.emit(self.final_event(record))
         except Exception as exc:  # a bug in the engine: record it, never hang
             message = f"internal error: {type(exc).__name__}: {exc}"
             view.settle(status, error=message)
@@ -190,9 +186,7 @@ class Run(StepFlow, Saga):
                 record = self.bare_record(
                     self.plan.steps[sid], StepStatus.CANCELLED, f"not started: {self.stop_reason}"
                 )
-                await self.emit_or_note(
-                    StepFinished(run_id=self.run_id, at=record.ended_at, record=record)
-                )
+                await self.emit_or_note(self.final_event(record))
         outputs = self.render_outputs()
         if self.cancel_reason is not None:
             status, error = RunStatus.CANCELLED, self.cancel_reason

@@ -155,6 +155,14 @@ class RunState:
             self.failure = ("", "internal error: steps left that can never become ready")
         self.done.set_result(None)
 
+    def final_event(
+        self, record: StepRecord, *, output: Any = None, final: bool = True
+    ) -> StepFinished:
+        """The StepFinished event that ends an attempt (``final``: it settles the step)."""
+        return StepFinished(
+            run_id=self.run_id, at=record.ended_at, record=record, output=output, final=final
+        )
+
     async def emit(self, event: RunEvent) -> None:
         if isinstance(event, StepFinished | StepSkipped | StepRetried):
             record = event.record

@@ -10,9 +10,6 @@ from engine.errors import (
     EventSinkError,
     TemplateError,
 )
-from engine.events import (
-    StepFinished,
-)
 from engine.records import (
     RecordKind,
     StepStatus,
@@ -48,9 +45,7 @@ class Saga(Attempts):
                     tool=call.tool,
                     item_index=index,
                 )
-                await self.emit_or_note(
-                    StepFinished(run_id=self.run_id, at=record.ended_at, record=record, final=False)
-                )
+                await self.emit_or_note(self.final_event(record, final=False))
                 self.issues.append(f"compensation of '{label}' failed: {exc}")
                 continue
             try:
@@ -61,10 +56,8 @@ class Saga(Attempts):
                 self.issues.append(f"compensation of '{label}' did not run: {exc}")
                 continue
             await self.emit_or_note(
-                StepFinished(
-                    run_id=self.run_id,
-                    at=outcome.record.ended_at,
-                    record=outcome.record,
+                self.final_event(
+                    outcome.record,
                     output=outcome.output,
                     final=False,
                 )

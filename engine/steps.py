@@ -23,7 +23,6 @@ from engine.errors import (
 from engine.events import (
     ApprovalDecided,
     ApprovalRequested,
-    StepFinished,
     StepRetried,
     StepSkipped,
 )
@@ -50,9 +49,7 @@ class StepFlow(Attempts):
         try:
             outcome = await self.perform(planned)
         except StepFailed as failed:
-            await self.emit(
-                StepFinished(run_id=self.run_id, at=failed.record.ended_at, record=failed.record)
-            )
+            await self.emit(self.final_event(failed.record))
             outcome = Outcome(failed.record, None, failed.error)
         if outcome is None:
             return StepStatus.SKIPPED
@@ -96,6 +93,16 @@ class StepFlow(Attempts):
         if items is not None:
             return await self.run_items(planned, items)
         return await self.run_call(planned, params, self.context, None, final=True)
+
+    async def settle_call(
+        self, planned: PlannedStep, item_index: int | None, outcome: Outcome, *, final: bool
+    ) -> Outcome:
+        """Record how a call (attempt or fallback) ended for good; a success is remembered for
+        the saga first."""
+        if outcome.ok:
+            self.mark_done(planned.id, item_index, outcome.output)
+        await self.emit(self.final_event(outcome.record, output=outcome.output, final=final))
+        return outcome
 
     def mark_done(self, step_id: str, item_index: int | None, output: Any) -> None:
         """A tool call's side effect happened: remember it for the saga (before its record is
@@ -213,11 +220,7 @@ class StepFlow(Attempts):
                     record = self.bare_record(
                         planned, StepStatus.FAILED, str(exc), exc, item_index=index
                     )
-                    await self.emit(
-                        StepFinished(
-                            run_id=self.run_id, at=record.ended_at, record=record, final=False
-                        )
-                    )
+                    await self.emit(self.final_event(record, final=False))
                     outcomes[index] = Outcome(record, None, exc)
                     failed_at.append(index)
                     return
@@ -288,9 +291,7 @@ class StepFlow(Attempts):
             error_message=message,
         )
         output = results if error is None else None
-        await self.emit(
-            StepFinished(run_id=self.run_id, at=record.ended_at, record=record, output=output)
-        )
+        await self.emit(self.final_event(record, output=output))
         return Outcome(record, output, error)
 
     async def run_call(
@@ -318,17 +319,7 @@ class StepFlow(Attempts):
                 step.timeout_s,
             )
             if outcome.ok:
-                self.mark_done(planned.id, item_index, outcome.output)
-                await self.emit(
-                    StepFinished(
-                        run_id=self.run_id,
-                        at=outcome.record.ended_at,
-                        record=outcome.record,
-                        output=outcome.output,
-                        final=final,
-                    )
-                )
-                return outcome
+                return await self.settle_call(planned, item_index, outcome, final=final)
             assert outcome.error is not None
             if attempt < policy.attempts and is_retryable(outcome.error, policy.errors):
                 delay = policy.delay(attempt, self.ex.rng.random())
@@ -346,10 +337,8 @@ class StepFlow(Attempts):
         fallback = planned.fallback
         use_fallback = fallback is not None and step.on_error is OnError.FALLBACK
         await self.emit(
-            StepFinished(
-                run_id=self.run_id,
-                at=outcome.record.ended_at,
-                record=outcome.record,
+            self.final_event(
+                outcome.record,
                 final=final and not use_fallback,
             )
         )
@@ -367,9 +356,7 @@ class StepFlow(Attempts):
                 tool=fallback.tool,
                 item_index=item_index,
             )
-            await self.emit(
-                StepFinished(run_id=self.run_id, at=record.ended_at, record=record, final=final)
-            )
+            await self.emit(self.final_event(record, final=final))
             return Outcome(record, None, exc)
         result = await self.attempt(
             planned,
@@ -384,15 +371,4 @@ class StepFlow(Attempts):
                 f"fallback '{fallback.tool.name}' used"
             ),
         )
-        if result.ok:
-            self.mark_done(planned.id, item_index, result.output)
-        await self.emit(
-            StepFinished(
-                run_id=self.run_id,
-                at=result.record.ended_at,
-                record=result.record,
-                output=result.output,
-                final=final,
-            )
-        )
-        return result
+        return await self.settle_call(planned, item_index, result, final=final)
