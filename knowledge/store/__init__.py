@@ -1,0 +1,1 @@
+"""The database: models, migrations, sessions, and what is written to it."""
