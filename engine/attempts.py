@@ -86,6 +86,7 @@ class Attempts(RunState):
                 step_id=planned.id,
                 attempt=attempt,
                 item_index=item_index,
+                kind=kind.value,
                 clock=self.clock,
                 thread_pool=self.ex.thread_pool,
             )

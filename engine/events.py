@@ -27,6 +27,8 @@ class RunStarted(_Event):
     type: Literal["run_started"] = "run_started"
     blueprint: str
     inputs: dict[str, Any]
+    resumed: bool = False
+    """True when this run continues an interrupted execution (see :mod:`engine.resume`)."""
 
 
 class StepStarted(_Event):

@@ -23,6 +23,7 @@ from engine.events import EventSink, NullSink
 from engine.inputs import resolve_inputs
 from engine.plan import ExecutionPlan, build_plan
 from engine.records import RunRecord, StepStatus
+from engine.resume import Resume
 from engine.run import Run
 from engine.templating import TemplateEngine, default_engine
 from engine.tools.base import Tool
@@ -84,12 +85,22 @@ class Executor:
         inputs: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
+        resume: Resume | None = None,
     ) -> RunHandle:
         """Start a run in the background and return its handle. Must be called in a running
-        event loop. Invalid blueprints or inputs raise ``BlueprintInvalidError`` here."""
+        event loop. Invalid blueprints or inputs raise ``BlueprintInvalidError`` here.
+
+        With ``resume`` (and the interrupted run's ``run_id``), the run continues where an
+        earlier execution stopped: see :mod:`engine.resume`."""
         plan = blueprint if isinstance(blueprint, ExecutionPlan) else self.plan(blueprint)
         resolved = resolve_inputs(plan.blueprint, inputs)
-        run = Run(self, plan, resolved, run_id or self._new_run_id())
+        if resume is not None:
+            if run_id is None:
+                raise ValueError("resuming a run needs its run_id")
+            resume.check(set(plan.steps))
+        if run_id is not None and run_id in self._runs:
+            raise ValueError(f"run '{run_id}' is already running in this executor")
+        run = Run(self, plan, resolved, run_id or self._new_run_id(), resume)
         handle = RunHandle(run)
         self._runs[run.run_id] = handle
         handle._task = asyncio.get_running_loop().create_task(
@@ -104,13 +115,14 @@ class Executor:
         inputs: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
+        resume: Resume | None = None,
     ) -> RunRecord:
         """Run to the end and return the run record (with every step record).
 
         Cancelling the task that awaits this cancels the run: running steps are stopped, and
         the run is recorded as cancelled before the cancellation propagates.
         """
-        handle = self.start(blueprint, inputs, run_id=run_id)
+        handle = self.start(blueprint, inputs, run_id=run_id, resume=resume)
         try:
             return await handle.result()
         except asyncio.CancelledError:

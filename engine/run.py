@@ -57,8 +57,10 @@ class Run(StepFlow, Saga):
                 at=started_at,
                 blueprint=self.plan.blueprint.name,
                 inputs=self.inputs,
+                resumed=self.resume is not None,
             )
         )
+        self.restore_settled()
         for sid in self.plan.roots:
             self.launch(sid)
         cancelled = False
@@ -79,6 +81,30 @@ class Run(StepFlow, Saga):
         if cancelled:
             raise asyncio.CancelledError
         return record
+
+    def restore_settled(self) -> None:
+        """Resuming: steps settled before the interruption take their status and output from
+        the resume (a settled failure fails the run again, as it did then)."""
+        if self.resume is None:
+            return
+        for sid in self.plan.order:
+            prior = self.resume.steps.get(sid)
+            if prior is None:
+                continue
+            record = prior.record
+            view = self.views[sid]
+            view.attempts = record.attempt
+            view.duration_ms = record.duration_ms
+            if record.status == StepStatus.SUCCEEDED:
+                view.settle(StepStatus.SUCCEEDED, output=prior.output)
+            else:
+                view.settle(record.status, error=record.error_message)
+            self.settled.add(sid)
+            if (
+                record.status == StepStatus.FAILED
+                and self.plan.steps[sid].step.on_error is not OnError.CONTINUE
+            ):
+                self.fail(sid, record.error_message or "failed")
 
     async def close_out(self, started_at: datetime, t0: float) -> RunRecord:
         await self.drain()
@@ -125,6 +151,11 @@ class Run(StepFlow, Saga):
             self.in_flight -= 1
             self.check_done()
             return None
+        prior = self.resume.steps.get(sid) if self.resume is not None else None
+        if prior is not None:  # settled before an interruption: restored, not run again
+            self.in_flight -= 1
+            self.finished += 1
+            return self.step_done(planned, prior.record.status)
         status = StepStatus.FAILED
         follow: str | None = None
         try:

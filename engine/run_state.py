@@ -29,6 +29,7 @@ from engine.records import (
     StepRecord,
     StepStatus,
 )
+from engine.resume import Resume
 from engine.templating import StepsView, StepView
 
 if TYPE_CHECKING:
@@ -42,7 +43,12 @@ class RunState:
     interruptible waits and calls, and sending events."""
 
     def __init__(
-        self, executor: Executor, plan: ExecutionPlan, inputs: dict[str, Any], run_id: str
+        self,
+        executor: Executor,
+        plan: ExecutionPlan,
+        inputs: dict[str, Any],
+        run_id: str,
+        resume: Resume | None = None,
     ) -> None:
         self.ex = executor
         self.plan = plan
@@ -78,6 +84,23 @@ class RunState:
         self.compensated: list[str] = []
         self.issues: list[str] = []
         self.approvals = ApprovalBook(executor.approver_check)
+        self.resume = resume
+        """What an interrupted execution of this run already did (see :mod:`engine.resume`)."""
+        self.already_compensated: set[tuple[str, int | None]] = set()
+        if resume is not None:
+            self.records.extend(resume.records)
+            self.already_compensated = set(resume.compensated)
+            self.compensated.extend(
+                sid if index is None else f"{sid}[{index}]" for sid, index in resume.compensated
+            )
+            for key in resume.successes():
+                sid, index = key
+                prior = (
+                    resume.steps.get(sid) if index is None else resume.items.get(sid, {}).get(index)
+                )
+                if prior is not None:
+                    self.completed.append(key)
+                    self.done_outputs[key] = prior.output
         self.done: asyncio.Future[None] | None = None
         self.settled: set[str] = set()
         """Steps whose final record has been emitted."""

@@ -5,11 +5,14 @@ Part of :class:`engine.run.Run`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.attempts import Attempts
 from engine.errors import (
     EventSinkError,
     TemplateError,
 )
+from engine.plan import PlannedStep
 from engine.records import (
     RecordKind,
     StepStatus,
@@ -19,6 +22,19 @@ from engine.records import (
 class Saga(Attempts):
     """Compensation of completed work, latest first."""
 
+    def fanned_item(self, planned: PlannedStep, index: int) -> Any:
+        """Item ``index`` of a for_each step's list (rendered again for a step restored from
+        an interrupted run, which did not render it in this process)."""
+        items = self.fanned_items.get(planned.id)
+        if items is None and planned.items is not None:
+            try:
+                items = self.fanned_items[planned.id] = list(planned.items.render(self.context))
+            except (TemplateError, TypeError):
+                items = None
+        if items is None or index >= len(items):
+            return None
+        return items[index]
+
     async def compensate(self) -> None:
         """Undo what succeeded, latest first: each step's ``compensate`` call, and for a for_each
         step one call per item that succeeded (with the item as its variable). The call sees
@@ -26,12 +42,12 @@ class Saga(Attempts):
         for sid, index in reversed(self.completed):
             planned = self.plan.steps[sid]
             call = planned.compensate
-            if call is None:
+            if call is None or (sid, index) in self.already_compensated:
                 continue
             label = sid if index is None else f"{sid}[{index}]"
             context = {**self.context, "output": self.done_outputs[(sid, index)]}
             if index is not None and planned.step.for_each is not None:
-                context[planned.step.for_each.as_] = self.fanned_items[sid][index]
+                context[planned.step.for_each.as_] = self.fanned_item(planned, index)
                 context["index"] = index
             try:
                 params = call.params.render(context)

@@ -88,11 +88,18 @@ class StepFlow(Attempts):
             return None
         except TemplateError as exc:
             raise self.early_failure(planned, f"{where}: {exc}", exc) from exc
-        if step.approval is not None:
+        if step.approval is not None and not self.granted_before(step.id):
             await self.await_approval(planned, items if items is not None else params)
         if items is not None:
             return await self.run_items(planned, items)
         return await self.run_call(planned, params, self.context, None, final=True)
+
+    def granted_before(self, step_id: str) -> bool:
+        """Resuming: the step's approval was granted before the interruption."""
+        if self.resume is None:
+            return False
+        decision = self.resume.approvals.get(step_id)
+        return decision is not None and decision.approved
 
     async def settle_call(
         self, planned: PlannedStep, item_index: int | None, outcome: Outcome, *, final: bool
@@ -204,7 +211,14 @@ class StepFlow(Attempts):
         failed_at: list[int] = []
         stopped: list[Stopped] = []
 
+        earlier = self.resume.items.get(step.id, {}) if self.resume is not None else {}
+
         async def one(index: int, item: Any) -> None:
+            prior = earlier.get(index)
+            if prior is not None:  # resuming: this item succeeded before the interruption
+                outcomes[index] = Outcome(prior.record, prior.output)
+                results[index] = prior.output
+                return
             try:
                 await self.wait(limit.acquire)
             except Stopped as exc:

@@ -116,11 +116,24 @@ class ToolContext:
     step_id: str
     attempt: int = 1
     item_index: int | None = None
+    kind: str = "action"
+    """``action``, ``fallback`` or ``compensation``."""
     clock: Clock = field(default_factory=SystemClock)
     thread_pool: Executor | None = None
     threads: list[concurrent.futures.Future[Any]] = field(default_factory=list)
     """Work handed to threads by :meth:`run_sync`; a thread cannot be stopped, so the executor
     keeps the call's concurrency slots until it really ends, even after a timeout."""
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every attempt of this call, in this execution of the run and in any
+        resumed one: hand it to services that deduplicate requests."""
+        key = f"{self.run_id}:{self.step_id}"
+        if self.item_index is not None:
+            key += f"[{self.item_index}]"
+        if self.kind != "action":
+            key += f":{self.kind}"
+        return key
 
     async def run_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking ``fn`` in the executor's thread pool without blocking the event loop."""
