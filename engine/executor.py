@@ -97,7 +97,10 @@ class Executor:
         if resume is not None:
             if run_id is None:
                 raise ValueError("resuming a run needs its run_id")
-            resume.check(set(plan.steps))
+            resume.check(
+                set(plan.steps),
+                {sid for sid, p in plan.steps.items() if p.step.for_each is not None},
+            )
         if run_id is not None and run_id in self._runs:
             raise ValueError(f"run '{run_id}' is already running in this executor")
         run = Run(self, plan, resolved, run_id or self._new_run_id(), resume)

@@ -95,6 +95,8 @@ class RunState:
             )
             for key in resume.successes():
                 sid, index = key
+                if index is None and plan.steps[sid].step.for_each is not None:
+                    continue  # a for_each step's work is undone item by item
                 prior = (
                     resume.steps.get(sid) if index is None else resume.items.get(sid, {}).get(index)
                 )
