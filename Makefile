@@ -2,9 +2,10 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | cksum | cut -d' ' -f1)
+# reinstall when the pins, the project file or the set of packages change
+STAMP  := $(VENV)/.installed-$(shell (cat requirements/lock.txt pyproject.toml; ls */__init__.py) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format typecheck pytest bench schema lock clean
+.PHONY: install run test lint format typecheck pytest postgres-bin bench schema lock clean
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +30,22 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install postgres-bin
 	$(BIN)/pytest
+
+## postgres-bin: install PostgreSQL's server binaries if missing (the tests start a throwaway
+## server on 127.0.0.1 with them); nothing to do with KAIZEN_PG_BIN or KAIZEN_TEST_POSTGRES_URL
+postgres-bin:
+	@if [ -n "$$KAIZEN_PG_BIN$$KAIZEN_TEST_POSTGRES_URL" ] \
+		|| ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| [ -x "$$(pg_config --bindir 2>/dev/null)/initdb" ] \
+		|| command -v initdb >/dev/null 2>&1; then :; else \
+		echo "PostgreSQL server binaries not found: apt-get install postgresql"; \
+		APT="env DEBIAN_FRONTEND=noninteractive apt-get"; \
+		[ "$$(id -u)" -eq 0 ] || APT="sudo $$APT"; \
+		$$APT install -y --no-install-recommends postgresql \
+		|| { $$APT update -qq && $$APT install -y --no-install-recommends postgresql; }; \
+	fi
 
 format: install
 	$(BIN)/ruff check --fix .
