@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from engine.tools.builtin import DEFAULT_SHELL_ALLOW, BuiltinToolsConfig
 
@@ -32,10 +33,62 @@ class Settings(BaseSettings):
     )
     max_concurrency: int = Field(64, ge=1, description="Steps running at once, across all runs.")
     max_threads: int = Field(16, ge=1, description="Threads for tools written as sync functions.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database (default: SQLite file data_dir/kaizen.db); "
+        "postgresql://user:pass@host/db for PostgreSQL.",
+    )
+    store_output_limit_bytes: int = Field(
+        64 * 1024,
+        ge=256,
+        description="Step outputs larger than this are stored truncated, with hash and size.",
+    )
+    run_lease_s: float = Field(
+        60.0,
+        gt=1,
+        description="A running run's owner renews its claim this often (x3); a run whose claim "
+        "ran out is taken over and resumed by another Kaizen process.",
+    )
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "KAIZEN_SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "KAIZEN_SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "KAIZEN_SLACK_SIGNING_SECRET")
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "KAIZEN_OPENAI_API_KEY")
+    )
+
+    @property
+    def database(self) -> str:
+        """The database URL in use: ``database_url``, or SQLite in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kaizen.db').resolve()}"
 
     @property
     def workspace_dir(self) -> Path:
         return self.workspace or self.data_dir / "workspace"
+
+    def secret_values(self) -> list[str]:
+        """Values that must never be written anywhere: every secret setting, and the
+        database password."""
+        values = [
+            secret.get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(secret := getattr(self, name), SecretStr)
+        ]
+        if self.database_url:
+            try:
+                password = make_url(self.database_url).password
+            except Exception:  # an invalid URL is reported when the database is opened
+                password = None
+            if password:
+                values.append(str(password))
+        return [v for v in values if v]
 
     def builtin_tools_config(self) -> BuiltinToolsConfig:
         return BuiltinToolsConfig(

@@ -1,0 +1,1 @@
+"""Durable runs: the store as the engine's event sink, crash recovery, and resuming."""

@@ -1,0 +1,391 @@
+"""Durable runs: start runs of stored workflow versions, and resume them after a crash.
+
+:class:`DurableRunner` wires the engine's executor to the store. Every run belongs to a
+workflow version; its events are committed as they happen (see
+:mod:`knowledge.durable.recorder`). A run started twice with the same idempotency key is one
+run. On start, :meth:`DurableRunner.recover` finds runs that a dead process left unfinished
+and resumes them, or pauses them as ``needs_attention`` (see :mod:`knowledge.durable.recovery`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Connection, CursorResult, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.blueprint import Blueprint
+from engine.events import EventSink, FanoutSink
+from engine.executor import Executor, RunHandle
+from engine.inputs import resolve_inputs
+from engine.plan import ExecutionPlan
+from engine.records import RunRecord
+from engine.tools.base import SideEffect
+from engine.tools.registry import ToolRegistry
+from knowledge.durable.recorder import RunRecorder
+from knowledge.durable.recovery import (
+    RecoveryPlan,
+    mark_needs_attention,
+    mark_rerun,
+    plan_recovery,
+)
+from knowledge.durable.writer import StoreWriter
+from knowledge.history.audit import audit
+from knowledge.store.database import Database
+from knowledge.store.models import Run, RunState, WorkflowVersion
+from knowledge.store.redaction import Redactor
+from knowledge.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_S = 60.0
+
+
+class RunTicket(BaseModel):
+    """What starting a run gave: its id, whether it is new, and its handle when it runs here."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    run_id: str
+    created: bool
+    """False when the idempotency key matched an earlier run (nothing new was started)."""
+    status: RunState
+    handle: RunHandle | None = None
+
+
+class RecoveryReport(BaseModel):
+    """What :meth:`DurableRunner.recover` did with each unfinished run it took over."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    resumed: dict[str, RunHandle] = {}
+    needs_attention: dict[str, list[str]] = {}
+    failed: dict[str, str] = {}
+    """Runs that cannot resume at all (e.g. their blueprint no longer validates)."""
+
+
+def process_owner() -> str:
+    """``host:pid:start`` — who runs a run; the start time tells a reused pid apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "?"
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22: start time in clock ticks
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True when ``owner`` is a process on this host that no longer runs."""
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine: only its lease tells
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return start not in ("", "?") and _start_time(pid) != start
+
+
+class DurableRunner:
+    """Runs workflow versions with every transition committed to the store."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: ToolRegistry,
+        *,
+        redactor: Redactor | None = None,
+        sink: EventSink | None = None,
+        owner: str | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+        **executor_options: Any,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.owner = owner or process_owner()
+        self.lease_s = lease_s
+        self.writer = StoreWriter(db.engine)
+        self.recorder = RunRecorder(
+            self.writer,
+            redactor=redactor or Redactor(),
+            side_effect_of=self.side_effect_of,
+            owner=self.owner,
+        )
+        sinks: list[EventSink] = [self.recorder] if sink is None else [self.recorder, sink]
+        self.executor = Executor(
+            registry, sink=sinks[0] if len(sinks) == 1 else FanoutSink(sinks), **executor_options
+        )
+        self._lease_task: asyncio.Task[None] | None = None
+
+    def side_effect_of(self, tool: str) -> SideEffect:
+        found = self.registry.find(tool)
+        return found.spec.side_effect if found is not None else SideEffect.MUTATING
+
+    # ---------------------------------------------------------------- starting
+
+    async def start(
+        self,
+        version_id: int,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        started_by: str,
+        idempotency_key: str | None = None,
+        run_id: str | None = None,
+    ) -> RunTicket:
+        """Start a run of a stored workflow version. With an ``idempotency_key`` already used,
+        no new run starts: the ticket names the earlier run (``created=False``)."""
+        blueprint, workflow_id = await asyncio.to_thread(self._load_version, version_id)
+        plan = self.executor.plan(blueprint)  # raises BlueprintInvalidError before any write
+        resolved = resolve_inputs(plan.blueprint, inputs)
+        stored_inputs, redacted = self.recorder.redactor.redact(resolved)
+        run_id = run_id or uuid.uuid4().hex
+        now = utcnow()
+
+        def create(connection: Connection) -> tuple[str, bool, str]:
+            if idempotency_key is not None:
+                earlier = connection.execute(
+                    select(Run.id, Run.status).where(Run.idempotency_key == idempotency_key)
+                ).one_or_none()
+                if earlier is not None:
+                    return earlier.id, False, earlier.status
+            # Two processes inserting the same key: the loser's batch fails on the unique key,
+            # the writer retries this operation alone, and the SELECT above then finds the run.
+            connection.execute(
+                insert(Run).values(
+                    id=run_id,
+                    workflow_id=workflow_id,
+                    version_id=version_id,
+                    idempotency_key=idempotency_key,
+                    status=RunState.RUNNING.value,
+                    inputs=stored_inputs,
+                    inputs_redacted=redacted,
+                    issues=[],
+                    started_by=started_by,
+                    created_at=now,
+                    owner=self.owner,
+                    lease_expires_at=now + timedelta(seconds=self.lease_s),
+                    tokens_in=0,
+                    tokens_out=0,
+                    cost_usd=0.0,
+                    resumes=0,
+                )
+            )
+            with Session(bind=connection) as session:
+                audit(
+                    session,
+                    actor=started_by,
+                    action="run.started",
+                    subject_type="run",
+                    subject_id=run_id,
+                    detail={"version_id": version_id, "idempotency_key": idempotency_key},
+                )
+                session.flush()
+            return run_id, True, RunState.RUNNING.value
+
+        stored_id, created, status = await self.writer.write(create)
+        if not created:
+            handle = None
+            with contextlib.suppress(KeyError):
+                handle = self.executor.handle(stored_id)
+            return RunTicket(
+                run_id=stored_id, created=False, status=RunState(status), handle=handle
+            )
+        handle = self.executor.start(plan, resolved, run_id=stored_id)
+        self._ensure_lease_task()
+        return RunTicket(run_id=stored_id, created=True, status=RunState.RUNNING, handle=handle)
+
+    async def run(
+        self,
+        version_id: int,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        started_by: str,
+        idempotency_key: str | None = None,
+    ) -> RunTicket:
+        """Start, and wait until the run ends here (or, for a repeated idempotency key, until
+        the earlier run ends if it runs in this process)."""
+        ticket = await self.start(
+            version_id, inputs, started_by=started_by, idempotency_key=idempotency_key
+        )
+        if ticket.handle is not None:
+            record = await ticket.handle.result()
+            return ticket.model_copy(update={"status": RunState(record.status.value)})
+        return ticket
+
+    def _load_version(self, version_id: int) -> tuple[Blueprint, int]:
+        with self.db.session() as session:
+            version = session.get(WorkflowVersion, version_id)
+            if version is None:
+                raise LookupError(f"workflow version {version_id} not found")
+            return Blueprint.model_validate(version.blueprint), version.workflow_id
+
+    # ---------------------------------------------------------------- recovery
+
+    async def recover(self) -> RecoveryReport:
+        """Take over the runs that dead processes left unfinished (and runs a person released
+        from ``needs_attention``) and resume each, or pause it as ``needs_attention``."""
+        report = RecoveryReport()
+        for run_id in await asyncio.to_thread(self._claim_unfinished):
+            try:
+                handle = await self.resume(run_id)
+            except _NeedsAttentionError as exc:
+                report.needs_attention[run_id] = exc.problems
+            except Exception as exc:
+                log.exception("could not resume run %s", run_id)
+                await asyncio.to_thread(self._give_up, run_id, f"could not resume: {exc}")
+                report.failed[run_id] = str(exc)
+            else:
+                report.resumed[run_id] = handle
+        return report
+
+    async def resume(self, run_id: str) -> RunHandle:
+        """Resume one unfinished run that this process owns (see :meth:`recover`)."""
+        plan, inputs, recovery = await asyncio.to_thread(self._plan_recovery, run_id)
+        if recovery.needs_attention:
+            raise _NeedsAttentionError(recovery.problems)
+        handle = self.executor.start(plan, inputs, run_id=run_id, resume=recovery.resume)
+        self._ensure_lease_task()
+        return handle
+
+    def _plan_recovery(self, run_id: str) -> tuple[ExecutionPlan, dict[str, Any], RecoveryPlan]:
+        with self.db.session() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise LookupError(f"run '{run_id}' not found")
+            if run.inputs_redacted:
+                raise ValueError(
+                    "its inputs held secrets, which are never stored; start it again instead"
+                )
+            version = session.get(WorkflowVersion, run.version_id)
+            assert version is not None
+            plan = self.executor.plan(Blueprint.model_validate(version.blueprint))
+            recovery = plan_recovery(session, run_id, plan)
+            if recovery.needs_attention:
+                mark_needs_attention(session, run_id, recovery.problems)
+            else:
+                mark_rerun(session, recovery.rerun)
+            return plan, dict(run.inputs), recovery
+
+    def _claim_unfinished(self) -> list[str]:
+        """Claim every run left ``running`` by a process that is gone (or whose lease ran
+        out); each claim is one conditional UPDATE, so two processes never take the same run."""
+        now = utcnow()
+        claimed: list[str] = []
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Run.id, Run.owner, Run.lease_expires_at).where(
+                    Run.status == RunState.RUNNING.value
+                )
+            ).all()
+            for row in rows:
+                if row.owner == self.owner:
+                    continue
+                expired = row.lease_expires_at is None or row.lease_expires_at < now
+                if not (expired or owner_is_dead(row.owner)):
+                    continue
+                owner_test = Run.owner.is_(None) if row.owner is None else Run.owner == row.owner
+                taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                    update(Run)
+                    .where(Run.id == row.id, Run.status == RunState.RUNNING.value, owner_test)
+                    .values(
+                        owner=self.owner,
+                        lease_expires_at=now + timedelta(seconds=self.lease_s),
+                        resumes=Run.resumes + 1,
+                    )
+                )
+                if taken.rowcount:
+                    claimed.append(row.id)
+        return claimed
+
+    def _give_up(self, run_id: str, reason: str) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    status=RunState.FAILED.value,
+                    error=reason,
+                    ended_at=utcnow(),
+                    owner=None,
+                    lease_expires_at=None,
+                )
+            )
+
+    # ---------------------------------------------------------------- leases
+
+    def _ensure_lease_task(self) -> None:
+        if self._lease_task is None or self._lease_task.done():
+            self._lease_task = asyncio.get_running_loop().create_task(
+                self._renew_leases(), name="kaizen-run-leases"
+            )
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            active = self.executor.active_runs()
+            if not active:
+                continue
+            expires = utcnow() + timedelta(seconds=self.lease_s)
+            owner = self.owner
+
+            def renew(
+                connection: Connection,
+                ids: list[str] = active,
+                owner: str = owner,
+                expires: datetime = expires,
+            ) -> None:
+                connection.execute(
+                    update(Run)
+                    .where(
+                        Run.id.in_(ids),
+                        Run.status == RunState.RUNNING.value,
+                        or_(Run.owner == owner, Run.owner.is_(None)),
+                    )
+                    .values(owner=owner, lease_expires_at=expires)
+                )
+
+            self.writer.defer(renew)
+
+    async def close(self) -> None:
+        """Stop renewing leases, commit what is queued, release the executor."""
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lease_task
+        await asyncio.to_thread(self.writer.close)
+        self.executor.close()
+
+    async def __aenter__(self) -> DurableRunner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class _NeedsAttentionError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def stored_run_status(record: RunRecord) -> RunState:
+    return RunState(record.status.value)
