@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.events import (
@@ -49,6 +49,28 @@ _CallKey = tuple[str, str, str, int | None, int]
 _STEPS = cast(Table, StepCall.__table__)
 _RUNS = cast(Table, Run.__table__)
 _APPROVALS = cast(Table, Approval.__table__)
+
+# Statements built once: executing a prebuilt statement with a dict of parameters skips
+# SQLAlchemy's per-call construction of bind parameters (most of a step's persistence cost).
+_INSERT_CALL = insert(_STEPS).returning(_STEPS.c.id)
+_INSERT_RECORD = insert(_STEPS)
+_UPDATE_BY_ID = update(_STEPS).where(_STEPS.c.id == bindparam("row_id_"))
+_UPDATE_RUNNING = update(_STEPS).where(
+    _STEPS.c.run_id == bindparam("run_id_"),
+    _STEPS.c.step_id == bindparam("step_id_"),
+    _STEPS.c.kind == bindparam("kind_"),
+    _STEPS.c.item_index == bindparam("item_index_"),
+    _STEPS.c.attempt == bindparam("attempt_"),
+    _STEPS.c.status == CallState.RUNNING.value,
+)
+_UPDATE_RUNNING_NO_ITEM = update(_STEPS).where(
+    _STEPS.c.run_id == bindparam("run_id_"),
+    _STEPS.c.step_id == bindparam("step_id_"),
+    _STEPS.c.kind == bindparam("kind_"),
+    _STEPS.c.item_index.is_(None),
+    _STEPS.c.attempt == bindparam("attempt_"),
+    _STEPS.c.status == CallState.RUNNING.value,
+)
 
 
 class RunRecorder:
@@ -100,27 +122,26 @@ class RunRecorder:
 
         def op(connection: Connection) -> None:
             row_id = connection.execute(
-                insert(_STEPS)
-                .values(
-                    run_id=event.run_id,
-                    step_id=event.step_id,
-                    tool=event.tool,
-                    kind=event.kind.value,
-                    item_index=event.item_index,
-                    attempt=event.attempt,
-                    status=CallState.RUNNING.value,
-                    final=False,
-                    side_effect=side_effect,
-                    started_at=event.at,
-                    input_hash=event.input_hash,
-                    issues=[],
-                    tokens_in=0,
-                    tokens_out=0,
-                    cost_usd=0.0,
-                    output_truncated=False,
-                    output_redacted=False,
-                )
-                .returning(_STEPS.c.id)
+                _INSERT_CALL,
+                {
+                    "run_id": event.run_id,
+                    "step_id": event.step_id,
+                    "tool": event.tool,
+                    "kind": event.kind.value,
+                    "item_index": event.item_index,
+                    "attempt": event.attempt,
+                    "status": CallState.RUNNING.value,
+                    "final": False,
+                    "side_effect": side_effect,
+                    "started_at": event.at,
+                    "input_hash": event.input_hash,
+                    "issues": [],
+                    "tokens_in": 0,
+                    "tokens_out": 0,
+                    "cost_usd": 0.0,
+                    "output_truncated": False,
+                    "output_redacted": False,
+                },
             ).scalar_one()
             self._rows[key] = row_id
 
@@ -136,21 +157,21 @@ class RunRecorder:
             values = self.record_values(record, output, final=final, retried=retried)
             row_id = self._rows.get(key)
             if row_id is not None:
-                target = _STEPS.c.id == row_id
+                updated = connection.execute(_UPDATE_BY_ID, {"row_id_": row_id, **values})
             else:  # started in a batch that was retried, or never started (skipped, …)
-                target = and_(
-                    _STEPS.c.run_id == record.run_id,
-                    _STEPS.c.step_id == record.step_id,
-                    _STEPS.c.kind == record.kind.value,
-                    _STEPS.c.item_index.is_(None)
-                    if record.item_index is None
-                    else _STEPS.c.item_index == record.item_index,
-                    _STEPS.c.attempt == record.attempt,
-                    _STEPS.c.status == CallState.RUNNING.value,
-                )
-            updated = connection.execute(update(_STEPS).where(target).values(**values))
+                where = {
+                    "run_id_": record.run_id,
+                    "step_id_": record.step_id,
+                    "kind_": record.kind.value,
+                    "attempt_": record.attempt,
+                }
+                if record.item_index is None:
+                    updated = connection.execute(_UPDATE_RUNNING_NO_ITEM, {**where, **values})
+                else:
+                    where["item_index_"] = record.item_index
+                    updated = connection.execute(_UPDATE_RUNNING, {**where, **values})
             self._rows.pop(key, None)
-            if updated.rowcount:
+            if updated.rowcount:  # type: ignore[attr-defined]
                 return
             values.update(
                 run_id=record.run_id,
@@ -163,7 +184,7 @@ class RunRecorder:
                 started_at=record.started_at,
                 input_hash=record.input_hash,
             )
-            connection.execute(insert(_STEPS).values(**values))
+            connection.execute(_INSERT_RECORD, values)
 
         return op
 

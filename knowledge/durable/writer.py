@@ -56,6 +56,7 @@ class StoreWriter:
         self._lock = threading.Lock()
         self.commits = 0
         self.operations = 0
+        self._conn: Connection | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -116,6 +117,12 @@ class StoreWriter:
     # ---------------------------------------------------------------- the thread
 
     def _loop(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._drop_connection()
+
+    def _serve(self) -> None:
         stopping = False
         while not stopping:
             batch: list[Any] = []
@@ -151,13 +158,33 @@ class StoreWriter:
 
     def _run_batch(self, batch: list[Any]) -> list[Any]:
         results: list[Any] = []
-        with self.engine.begin() as connection:
-            for item in batch:
-                pending = item[0] if isinstance(item, tuple) else item
-                results.append(pending.op(connection))
+        connection = self._connection()
+        try:
+            with connection.begin():
+                for item in batch:
+                    pending = item[0] if isinstance(item, tuple) else item
+                    results.append(pending.op(connection))
+        except BaseException:
+            if connection.invalidated or connection.closed:  # lost: open a new one next time
+                self._drop_connection()
+            raise
         self.commits += 1
         self.operations += len(batch)
         return results
+
+    def _connection(self) -> Connection:
+        """The writer's own connection, kept open between batches (no pool round trip)."""
+        if self._conn is None or self._conn.closed:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # already broken
+                log.debug("closing a broken store connection failed", exc_info=True)
+            self._conn = None
 
     def _settle(self, item: Any, *, value: Any = None, error: BaseException | None = None) -> None:
         if isinstance(item, tuple):
