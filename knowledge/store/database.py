@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +47,8 @@ def normalize_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, says when transactions begin (see _begin_immediate)
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -55,6 +57,15 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """Take SQLite's write lock when a transaction begins. A deferred transaction that reads
+    and then writes fails at once ("database is locked") if another connection committed in
+    between — the busy timeout cannot help it; an immediate one waits its turn instead."""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # e.g. PRAGMA wal_checkpoint, which cannot run inside a transaction
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_database_engine(url: str, *, echo: bool = False) -> Engine:
@@ -67,6 +78,7 @@ def create_database_engine(url: str, *, echo: bool = False) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
 

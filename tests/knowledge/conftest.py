@@ -70,7 +70,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     template = Database(_sqlite_url(path))
     try:
         upgrade(template)
-        with template.engine.connect() as connection:
+        with template.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT"
+        ) as connection:
             # Fold the WAL into the main file, so copying that one file copies everything.
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
