@@ -5,23 +5,35 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from bot.console.live import ConsoleApprover, ConsoleProgress, terminal_user_may_approve
+from bot.console.live import (
+    ConsoleApprover,
+    ConsoleProgress,
+    terminal_user,
+    terminal_user_may_approve,
+)
 from bot.console.trace_table import render_run
+from bot.db_commands import db_group
+from bot.run_commands import resume_unfinished, runs_group
 from bot.settings import Settings
+from bot.store import make_runner, open_store
+from bot.workflow_commands import workflows_group
+from engine.blueprint import Blueprint
 from engine.errors import BlueprintInvalidError
 from engine.events import FanoutSink
-from engine.executor import Executor
 from engine.loading import check_blueprint_file
 from engine.records import RunRecord, RunStatus
 from engine.schema import blueprint_json_schema_text
 from engine.tools.builtin import builtin_registry
 from engine.tools.registry import ToolRegistry
+from knowledge.history import RunInfo, find_or_add_version, get_run
+from knowledge.store.models import RunState, VersionOrigin
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -71,6 +83,11 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
 @click.option("--yes", "assume_yes", is_flag=True, help="Approve every approval step.")
 @click.option("--seed", type=int, default=None, help="Seed retry jitter (reproducible runs).")
+@click.option(
+    "--idempotency-key",
+    default=None,
+    help="Run at most once per key: repeating the command with it shows the earlier run.",
+)
 def run(
     blueprint: Path,
     pairs: tuple[str, ...],
@@ -78,8 +95,13 @@ def run(
     as_json: bool,
     assume_yes: bool,
     seed: int | None,
+    idempotency_key: str | None,
 ) -> None:
-    """Validate and run a blueprint file, then print its trace."""
+    """Validate and run a blueprint file, then print its trace.
+
+    The blueprint is stored as a workflow version (a new version when it changed), the run and
+    every step are recorded in the database, and runs a crashed Kaizen left unfinished are
+    resumed first."""
     console = Console(stderr=as_json)
     settings = Settings()
     registry = _registry(settings)
@@ -89,10 +111,23 @@ def run(
         sys.exit(EXIT_INVALID)
     inputs = _parse_inputs(pairs, inputs_json)
     record = asyncio.run(
-        _run(report.blueprint, inputs, registry, settings, console, assume_yes, seed, as_json)
+        _run(
+            report.blueprint,
+            inputs,
+            registry,
+            settings,
+            console,
+            RunOptions(assume_yes=assume_yes, seed=seed, quiet=as_json, key=idempotency_key),
+        )
     )
     if record is None:
         sys.exit(EXIT_INVALID)
+    if isinstance(record, RunInfo):  # the idempotency key named an earlier run
+        console.print(
+            f"[yellow]already run[/]: run {record.id} of {record.workflow} v{record.version} "
+            f"with this idempotency key is [bold]{record.status}[/]"
+        )
+        sys.exit(0 if record.status == RunState.SUCCEEDED else EXIT_FAILED)
     if as_json:
         click.echo(record.model_dump_json(indent=2))
     else:
@@ -101,47 +136,68 @@ def run(
     sys.exit(0 if record.status == RunStatus.SUCCEEDED else EXIT_FAILED)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    assume_yes: bool = False
+    seed: int | None = None
+    quiet: bool = False
+    key: str | None = None
+
+
 async def _run(
-    blueprint: Any,
+    blueprint: Blueprint,
     inputs: dict[str, Any],
     registry: ToolRegistry,
     settings: Settings,
     console: Console,
-    assume_yes: bool,
-    seed: int | None,
-    quiet: bool,
-) -> RunRecord | None:
+    options: RunOptions,
+) -> RunRecord | RunInfo | None:
+    db = open_store(settings)
     sinks: list[Any] = []
-    executor = Executor(
-        registry,
-        seed=seed,
-        max_concurrency=settings.max_concurrency,
-        max_threads=settings.max_threads,
-        approver_check=terminal_user_may_approve,
-    )
-    if not quiet:
+    if not options.quiet:
         sinks.append(ConsoleProgress(console))
     sinks.append(
         ConsoleApprover(
             console,
-            lambda run_id, step_id, approved, by, comment: executor.decide(
+            lambda run_id, step_id, approved, by, comment: runner.executor.decide(
                 run_id, step_id, approved=approved, by=by, comment=comment
             ),
-            assume_yes=assume_yes,
+            assume_yes=options.assume_yes,
         )
     )
-    executor.sink = FanoutSink(sinks)
+    runner = make_runner(
+        settings,
+        db,
+        registry,
+        sink=FanoutSink(sinks),
+        seed=options.seed,
+        approver_check=terminal_user_may_approve,
+    )
     try:
-        if not quiet:
-            console.print(
-                f"[bold]Running {blueprint.name}[/] [dim]({len(blueprint.steps)} steps)[/]"
+        await resume_unfinished(runner, console)
+        user = terminal_user()
+        with db.session() as session:
+            version = find_or_add_version(
+                session, blueprint, author=user, origin=VersionOrigin.USER, registry=registry
             )
-        return await executor.run(blueprint, inputs)
+        if not options.quiet:
+            console.print(
+                f"[bold]Running {blueprint.name}[/] [dim](v{version.number}, "
+                f"{len(blueprint.steps)} steps)[/]"
+            )
+        ticket = await runner.start(
+            version.id, inputs, started_by=user, idempotency_key=options.key
+        )
+        if ticket.handle is None:
+            with db.session() as session:
+                return get_run(session, ticket.run_id)
+        return await ticket.handle.result()
     except BlueprintInvalidError as exc:
         _print_problems(console, "the inputs are not valid", exc.problems)
         return None
     finally:
-        executor.close()
+        await runner.close()
+        db.dispose()
 
 
 @main.command()
@@ -205,6 +261,11 @@ def tools(as_json: bool) -> None:
         console.print(
             f"[bold]{spec.name}[/]{badge[spec.side_effect.value]}{risk} — {spec.description}"
         )
+
+
+main.add_command(db_group)
+main.add_command(runs_group)
+main.add_command(workflows_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

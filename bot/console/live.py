@@ -92,6 +92,14 @@ class ConsoleApprover:
             self.console.print(Text(f"    {exc}", style="red"))
 
 
+def terminal_user() -> str:
+    """Who is at the terminal (recorded as the starter of runs and author of versions)."""
+    try:
+        return f"console:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "console"
+
+
 def terminal_user_may_approve(user: str, approver: str) -> bool:
     """Approver check for local runs: the terminal's user stands in for every approver."""
     return True

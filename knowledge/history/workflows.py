@@ -216,7 +216,9 @@ def find_or_add_version(
         select(Workflow).where(Workflow.name == model.name).with_for_update()
     ).one_or_none()
     if row is None:
-        return create_workflow(session, model, author=author, origin=origin, note=note)
+        return create_workflow(
+            session, model, author=author, origin=origin, note=note, registry=registry
+        )
     newest = newest_version_row(session, row)
     if newest.blueprint_hash == blueprint_hash(document):
         return _info(session, row, newest)

@@ -1,0 +1,53 @@
+"""Opening Kaizen's store from the settings: the database, the redactor, a durable runner."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bot.settings import Settings
+from engine.events import EventSink
+from engine.tools.registry import ToolRegistry
+from knowledge.durable.runner import DurableRunner
+from knowledge.store import Database, DatabaseError, open_database
+from knowledge.store.redaction import Redactor
+
+EXIT_STORE = 3
+
+
+def open_store(settings: Settings) -> Database:
+    """The database of ``settings``, its schema upgraded (the CLI exits with a clear message
+    when it cannot be opened)."""
+    try:
+        return open_database(settings.database)
+    except DatabaseError as exc:
+        click.echo(f"error: {exc}", err=True)
+    except Exception as exc:  # connection refused, permissions, …
+        click.echo(f"error: cannot open the database ({type(exc).__name__}): {exc}", err=True)
+    sys.exit(EXIT_STORE)
+
+
+def make_redactor(settings: Settings) -> Redactor:
+    return Redactor(settings.secret_values(), max_stored_bytes=settings.store_output_limit_bytes)
+
+
+def make_runner(
+    settings: Settings,
+    db: Database,
+    registry: ToolRegistry,
+    *,
+    sink: EventSink | None = None,
+    **executor_options: Any,
+) -> DurableRunner:
+    return DurableRunner(
+        db,
+        registry,
+        redactor=make_redactor(settings),
+        sink=sink,
+        lease_s=settings.run_lease_s,
+        max_concurrency=settings.max_concurrency,
+        max_threads=settings.max_threads,
+        **executor_options,
+    )
