@@ -171,7 +171,7 @@ class RunRecorder:
                     where["item_index_"] = record.item_index
                     updated = connection.execute(_UPDATE_RUNNING, {**where, **values})
             self._rows.pop(key, None)
-            if updated.rowcount:  # type: ignore[attr-defined]
+            if updated.rowcount:
                 return
             values.update(
                 run_id=record.run_id,
