@@ -81,10 +81,7 @@ def step_records_table(records: list[StepRecordInfo]) -> Table:
     headers = ("#", "step", "tool", "try", "status", "time")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for i, header in enumerate(headers):
-        width = max(
-            [len(header)]
-            + [len(Text(c[i]).plain if isinstance(c[i], str) else c[i].plain) for c, _ in rows]
-        )
+        width = max([len(header)] + [_width(cells[i]) for cells, _ in rows])
         table.add_column(
             header, no_wrap=True, min_width=width, justify="right" if header == "time" else "left"
         )
@@ -92,6 +89,10 @@ def step_records_table(records: list[StepRecordInfo]) -> Table:
     for cells, result in rows:
         table.add_row(*cells, result)
     return table
+
+
+def _width(cell: str | Text) -> int:
+    return len(cell.plain if isinstance(cell, Text) else cell)
 
 
 def history_table(versions: list[VersionInfo]) -> Table:
