@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # reinstall when the pins, the project file or the set of packages change
 STAMP  := $(VENV)/.installed-$(shell (cat requirements/lock.txt pyproject.toml; ls */__init__.py) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format typecheck pytest postgres-bin bench schema lock clean
+.PHONY: install run test lint format typecheck pytest postgres-bin bench bench-store schema lock clean
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/engine_overhead.py
+
+## bench-store: what durable runs cost over the bare engine (SQLite, and PostgreSQL if installed)
+bench-store: install
+	$(BIN)/python benchmarks/store_overhead.py
 
 ## schema: regenerate docs/blueprint.schema.json from the engine's models
 schema: install

@@ -67,3 +67,16 @@ def db_current() -> None:
     state = "up to date" if current == head else f"behind: newest is {head}"
     click.echo(f"{db!r}: {current or '(empty)'} ({state})")
     sys.exit(0 if current == head else EXIT_FAILED)
+
+
+@db_group.command("revision")
+@click.argument("message")
+def db_revision(message: str) -> None:
+    """Write a new migration with what knowledge/store/models.py adds to the (up-to-date)
+    database; review it before committing."""
+    db = _open(Settings())
+    try:
+        migrations.ensure_current(db)
+        migrations.revision(db, message)
+    finally:
+        db.dispose()
