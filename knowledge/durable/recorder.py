@@ -317,7 +317,7 @@ class RunRecorder:
         run = event.run
 
         def op(connection: Connection) -> None:
-            outputs, _ = self.redactor.redact(run.outputs)
+            outputs = self.redactor.prepare(run.outputs).value
             row = connection.execute(
                 select(_RUNS.c.workflow_id, _RUNS.c.started_at).where(_RUNS.c.id == run.run_id)
             ).one_or_none()

@@ -43,7 +43,7 @@ from knowledge.durable.writer import StoreWriter
 from knowledge.history.audit import audit
 from knowledge.store.database import Database
 from knowledge.store.models import Run, RunState, WorkflowVersion
-from knowledge.store.redaction import Redactor
+from knowledge.store.redaction import Redactor, storable
 from knowledge.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,7 @@ class DurableRunner:
         plan = self.executor.plan(blueprint)  # raises BlueprintInvalidError before any write
         resolved = resolve_inputs(plan.blueprint, inputs)
         stored_inputs, redacted = self.recorder.redactor.redact(resolved)
+        stored_inputs = storable(stored_inputs)
         run_id = run_id or uuid.uuid4().hex
         now = utcnow()
 
