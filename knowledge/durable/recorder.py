@@ -32,13 +32,13 @@ from engine.events import (
     StepSkipped,
     StepStarted,
 )
-from engine.records import StepRecord
+from engine.records import StepRecord, summarize
 from engine.tools.base import SideEffect
 from knowledge.durable.writer import StoreWriter
 from knowledge.history.audit import audit
 from knowledge.history.usage import record_usage
 from knowledge.store.models import Approval, CallState, Run, RunState, StepCall
-from knowledge.store.redaction import Redactor
+from knowledge.store.redaction import Redactor, storable
 from knowledge.store.types import utcnow
 
 #: Tells the side effect of a tool by name (unknown tools count as mutating).
@@ -86,6 +86,7 @@ class RunRecorder:
     ) -> None:
         self.writer = writer
         self.redactor = redactor
+        self._run_redactors: dict[str, Redactor] = {}
         self.side_effect_of = side_effect_of
         self.owner = owner
         self._rows: dict[_CallKey, int] = {}
@@ -112,6 +113,7 @@ class RunRecorder:
             await self.writer.write(self._approval_decided(event))
         elif isinstance(event, RunFinished):
             await self.writer.write(self._run_finished(event))
+            self.forget_run(event.run_id)
 
     # ---------------------------------------------------------------- operations
 
@@ -192,7 +194,11 @@ class RunRecorder:
         self, record: StepRecord, output: Any, *, final: bool, retried: bool = False
     ) -> dict[str, Any]:
         """The columns of a step record's row, redacted (and the output truncated if big)."""
-        redact = self.redactor.redact_text
+        redactor = self.redactor_for(record.run_id)
+
+        def redact(text: str) -> str:
+            return storable(redactor.redact_text(text))
+
         values: dict[str, Any] = {
             "status": CallState.RETRIED.value if retried else record.status.value,
             "final": final,
@@ -214,14 +220,36 @@ class RunRecorder:
             "output_redacted": False,
         }
         if record.status == "succeeded" and not retried:
-            stored = self.redactor.prepare(output)
+            stored = redactor.prepare(output)
             values.update(
                 output=stored.value,
                 output_size=stored.size,
                 output_truncated=stored.truncated,
                 output_redacted=stored.redacted,
             )
+            if stored.redacted:  # the engine summarised the output before it was redacted
+                hidden, _ = redactor.redact(output)
+                values["output_summary"] = redact(summarize(hidden))
         return values
+
+    def text(self, text: str, run_id: str | None = None) -> str:
+        """A text as it may be written: redacted, and storable (no NUL characters)."""
+        return storable(self.redactor_for(run_id).redact_text(text))
+
+    def redactor_for(self, run_id: str | None) -> Redactor:
+        """The redactor of one run: the shared one, plus the run's own secret inputs."""
+        if run_id is None:
+            return self.redactor
+        return self._run_redactors.get(run_id, self.redactor)
+
+    def add_run_secrets(self, run_id: str, secrets: list[str]) -> None:
+        """Values of a run's inputs that were hidden when the run was stored: they are hidden
+        wherever they show up in its records too."""
+        if secrets:
+            self._run_redactors[run_id] = self.redactor.with_secrets(secrets)
+
+    def forget_run(self, run_id: str) -> None:
+        self._run_redactors.pop(run_id, None)
 
     def _run_started(self, event: RunStarted) -> Callable[[Connection], None]:
         run_id = event.run_id
@@ -250,7 +278,7 @@ class RunRecorder:
             values = {
                 "tool": request.tool,
                 "approvers": list(request.approvers),
-                "message": self.redactor.redact_text(request.message),
+                "message": self.text(request.message, request.run_id),
                 "requested_at": request.requested_at,
                 "timeout_s": request.timeout_s,
                 "approved": None,
@@ -294,9 +322,7 @@ class RunRecorder:
                 .values(
                     approved=decision.approved,
                     decided_by=decision.by,
-                    comment=self.redactor.redact_text(decision.comment)
-                    if decision.comment
-                    else None,
+                    comment=self.text(decision.comment, event.run_id) if decision.comment else None,
                     decided_at=decision.decided_at,
                 )
             )
@@ -307,7 +333,12 @@ class RunRecorder:
                     action="approval.granted" if decision.approved else "approval.denied",
                     subject_type="run",
                     subject_id=event.run_id,
-                    detail={"step": event.step_id, "comment": decision.comment},
+                    detail={
+                        "step": event.step_id,
+                        "comment": self.text(decision.comment, event.run_id)
+                        if decision.comment
+                        else None,
+                    },
                 )
                 session.flush()
 
@@ -317,7 +348,7 @@ class RunRecorder:
         run = event.run
 
         def op(connection: Connection) -> None:
-            outputs = self.redactor.prepare(run.outputs).value
+            outputs = self.redactor_for(run.run_id).prepare(run.outputs).value
             row = connection.execute(
                 select(_RUNS.c.workflow_id, _RUNS.c.started_at).where(_RUNS.c.id == run.run_id)
             ).one_or_none()
@@ -331,9 +362,9 @@ class RunRecorder:
                 .values(
                     status=run.status.value,
                     outputs=outputs,
-                    error=self.redactor.redact_text(run.error) if run.error else None,
+                    error=self.text(run.error, run.run_id) if run.error else None,
                     failed_step=run.failed_step,
-                    issues=[self.redactor.redact_text(issue) for issue in run.issues],
+                    issues=[self.text(issue, run.run_id) for issue in run.issues],
                     ended_at=ended_at,
                     duration_ms=_elapsed_ms(started_at, ended_at),
                     tokens_in=run.cost.tokens_in,
@@ -342,6 +373,16 @@ class RunRecorder:
                     attention=None,
                     owner=None,
                     lease_expires_at=None,
+                )
+            )
+            # calls whose final record the store refused (the run failed on it) end with it
+            connection.execute(
+                update(_STEPS)
+                .where(_STEPS.c.run_id == run.run_id, _STEPS.c.status == CallState.RUNNING.value)
+                .values(
+                    status=CallState.INTERRUPTED.value,
+                    ended_at=ended_at,
+                    issues=["the run ended before this call's record could be stored"],
                 )
             )
             with Session(bind=connection) as session:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.approvals import ApprovalDecision
@@ -121,6 +121,7 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
     steps: dict[str, PriorCall] = {}
     items: dict[str, dict[int, PriorCall]] = defaultdict(dict)
     incomplete: dict[CallKey, StepCall] = {}
+    incomplete_items: dict[str, list[StepCall]] = defaultdict(list)
     successes: list[tuple[Any, int, CallKey]] = []
     compensated: list[CallKey] = []
     records: list[StepRecord] = []
@@ -148,6 +149,8 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
             if succeeded:
                 items[row.step_id][row.item_index] = prior
                 successes.append((row.ended_at or row.started_at, row.id, key))
+                if row.output_truncated or row.output_redacted:
+                    incomplete_items[row.step_id].append(row)
             continue
         if row.final and row.status in (
             CallState.SUCCEEDED,
@@ -167,23 +170,39 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
             f"(attempt {call.attempt}, started {call.started_at:%Y-%m-%d %H:%M:%S} UTC): it may "
             "or may not have taken effect. Check, then retry it or mark it done."
         )
-    for (sid, _), row in incomplete.items():
-        waiting = [
-            d for d in plan.steps[sid].dependents if d not in steps or d in _rerun_ids(rerun)
-        ]
-        if not waiting:
+    # A settled step whose stored output is incomplete is needed whole when a step that still
+    # runs depends on it. Making it again makes its own upstream needed in turn: repeat until
+    # nothing changes.
+    rerun_ids = _rerun_ids(rerun)
+    decided: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for (sid, _), row in incomplete.items():
+            if sid in decided:
+                continue
+            waiting = [d for d in plan.steps[sid].dependents if d not in steps or d in rerun_ids]
+            if not waiting:
+                continue
+            decided.add(sid)
+            if row.side_effect == "mutating":
+                problems.append(_incomplete_problem(sid, row, waiting))
+            else:  # safe to call again for its full output
+                del steps[sid]
+                successes = [s for s in successes if s[2] != (sid, None)]
+                changed = True
+    # Items of a for_each step that runs (again) are restored into its output: they too must be
+    # whole if anything depends on that output.
+    for sid, rows_ in incomplete_items.items():
+        waiting = plan.steps[sid].dependents
+        if sid in steps or not waiting:
             continue
-        if row.side_effect == "mutating":
-            problems.append(
-                f"'{sid}' ({row.tool}) finished, but its output was stored "
-                f"{'truncated' if row.output_truncated else 'redacted'} and "
-                f"{', '.join(repr(d) for d in waiting)} still need it; it is a mutating tool, so "
-                "Kaizen will not call it again by itself. Retry it, or mark it done with its "
-                "output."
-            )
-        else:  # safe to call again for its full output
-            del steps[sid]
-            successes = [s for s in successes if s[2] != (sid, None)]
+        for row in rows_:
+            if row.side_effect == "mutating":
+                problems.append(_incomplete_problem(f"{sid}[{row.item_index}]", row, waiting))
+            else:
+                items[sid].pop(row.item_index, None)  # type: ignore[arg-type]
+                successes = [s for s in successes if s[2] != (sid, row.item_index)]
     approvals = {
         a.step_id: ApprovalDecision(
             approved=True,
@@ -207,6 +226,15 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
     )
     return RecoveryPlan(
         run_id=run_id, resume=resume, rerun=rerun, blockers=blockers, problems=problems
+    )
+
+
+def _incomplete_problem(label: str, row: StepCall, waiting: list[str]) -> str:
+    return (
+        f"'{label}' ({row.tool}) finished, but its output was stored "
+        f"{'truncated' if row.output_truncated else 'redacted'} and "
+        f"{', '.join(repr(d) for d in waiting)} still need it; it is a mutating tool, so "
+        "Kaizen will not call it again by itself. Retry it, or mark it done with its output."
     )
 
 
@@ -278,6 +306,21 @@ def resolve_call(
         )
     )
     matches = [r for r in waiting if r.step_id == step_id and r.item_index == item_index]
+    if not matches:  # a finished mutating call whose stored output is incomplete
+        matches = list(
+            session.scalars(
+                select(StepCall).where(
+                    StepCall.run_id == run_id,
+                    StepCall.step_id == step_id,
+                    StepCall.item_index.is_(None)
+                    if item_index is None
+                    else StepCall.item_index == item_index,
+                    StepCall.status == CallState.SUCCEEDED.value,
+                    StepCall.side_effect == "mutating",
+                    or_(StepCall.output_truncated.is_(True), StepCall.output_redacted.is_(True)),
+                )
+            )
+        )
     if not matches:
         labels = [_label(r) for r in waiting]
         raise ResolutionError(
@@ -295,6 +338,7 @@ def resolve_call(
             row.status = CallState.SUCCEEDED.value
             row.final = row.item_index is None and row.kind != RecordKind.COMPENSATION
             row.output = output
+            row.output_truncated = row.output_redacted = False
             row.confidence = 1.0
             row.issues = [*list(row.issues or []), f"marked done by {by} after an interruption"]
     left = [r for r in waiting if r not in matches]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -43,7 +44,7 @@ from knowledge.durable.writer import StoreWriter
 from knowledge.history.audit import audit
 from knowledge.store.database import Database
 from knowledge.store.models import Run, RunState, WorkflowVersion
-from knowledge.store.redaction import Redactor, storable
+from knowledge.store.redaction import REDACTED, Redactor, storable
 from knowledge.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class DurableRunner:
         plan = self.executor.plan(blueprint)  # raises BlueprintInvalidError before any write
         resolved = resolve_inputs(plan.blueprint, inputs)
         stored_inputs, redacted = self.recorder.redactor.redact(resolved)
+        hidden = hidden_values(resolved, stored_inputs) if redacted else []
         stored_inputs = storable(stored_inputs)
         run_id = run_id or uuid.uuid4().hex
         now = utcnow()
@@ -210,6 +212,7 @@ class DurableRunner:
             return RunTicket(
                 run_id=stored_id, created=False, status=RunState(status), handle=handle
             )
+        self.recorder.add_run_secrets(stored_id, hidden)
         handle = self.executor.start(plan, resolved, run_id=stored_id)
         self._ensure_lease_task()
         return RunTicket(run_id=stored_id, created=True, status=RunState.RUNNING, handle=handle)
@@ -272,6 +275,25 @@ class DurableRunner:
             run = session.get(Run, run_id)
             if run is None:
                 raise LookupError(f"run '{run_id}' not found")
+            if run.status != RunState.RUNNING:
+                raise ValueError(f"run '{run_id}' is {run.status}: there is nothing to resume")
+            now = utcnow()
+            taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                update(Run)
+                .where(
+                    Run.id == run_id,
+                    Run.status == RunState.RUNNING.value,
+                    or_(
+                        Run.owner.is_(None),
+                        Run.owner == self.owner,
+                        Run.lease_expires_at.is_(None),
+                        Run.lease_expires_at < now,
+                    ),
+                )
+                .values(owner=self.owner, lease_expires_at=now + timedelta(seconds=self.lease_s))
+            )
+            if not taken.rowcount and not owner_is_dead(run.owner):
+                raise ValueError(f"run '{run_id}' is being run by {run.owner}")
             if run.inputs_redacted:
                 raise ValueError(
                     "its inputs held secrets, which are never stored; start it again instead"
@@ -380,6 +402,22 @@ class DurableRunner:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def hidden_values(original: Any, redacted: Any) -> list[str]:
+    """The texts of ``original`` that redaction replaced in ``redacted`` (whole values under a
+    secret key, as text), so that they can be hidden wherever else they appear."""
+    found: list[str] = []
+    if isinstance(original, Mapping) and isinstance(redacted, Mapping):
+        for key, value in original.items():
+            found.extend(hidden_values(value, redacted.get(str(key), redacted.get(key))))
+    elif isinstance(original, list | tuple) and isinstance(redacted, list):
+        for before, after in zip(original, redacted, strict=False):
+            found.extend(hidden_values(before, after))
+    elif redacted == REDACTED and original not in (None, "", REDACTED):
+        text = original if isinstance(original, str) else json.dumps(original, default=str)
+        found.append(text)
+    return found
 
 
 class _NeedsAttentionError(Exception):
