@@ -251,7 +251,7 @@ class DurableRunner:
         for run_id in await asyncio.to_thread(self._claim_unfinished):
             try:
                 handle = await self.resume(run_id)
-            except _NeedsAttentionError as exc:
+            except NeedsAttentionError as exc:
                 report.needs_attention[run_id] = exc.problems
             except Exception as exc:
                 log.exception("could not resume run %s", run_id)
@@ -262,10 +262,12 @@ class DurableRunner:
         return report
 
     async def resume(self, run_id: str) -> RunHandle:
-        """Resume one unfinished run that this process owns (see :meth:`recover`)."""
+        """Resume one unfinished run (see :meth:`recover`). Raises :class:`NeedsAttentionError`
+        when a person must decide first, ``ValueError`` when the run is finished or another
+        live process runs it."""
         plan, inputs, recovery = await asyncio.to_thread(self._plan_recovery, run_id)
         if recovery.needs_attention:
-            raise _NeedsAttentionError(recovery.problems)
+            raise NeedsAttentionError(recovery.problems)
         handle = self.executor.start(plan, inputs, run_id=run_id, resume=recovery.resume)
         self._ensure_lease_task()
         return handle
@@ -315,9 +317,9 @@ class DurableRunner:
         claimed: list[str] = []
         with self.db.session() as session:
             rows = session.execute(
-                select(Run.id, Run.owner, Run.lease_expires_at).where(
-                    Run.status == RunState.RUNNING.value
-                )
+                select(Run.id, Run.owner, Run.lease_expires_at)
+                .where(Run.status == RunState.RUNNING.value)
+                .order_by(Run.id)  # every process locks rows in the same order: no deadlock
             ).all()
             for row in rows:
                 if row.owner == self.owner:
@@ -420,7 +422,10 @@ def hidden_values(original: Any, redacted: Any) -> list[str]:
     return found
 
 
-class _NeedsAttentionError(Exception):
+class NeedsAttentionError(Exception):
+    """The run cannot resume until a person decides (see :func:`resolve_call`); ``problems``
+    says why, one line per interrupted call or missing output."""
+
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
