@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.approvals import ApprovalDecision
 from engine.plan import ExecutionPlan
-from engine.records import RecordKind, StepRecord, StepStatus
+from engine.records import RecordKind, StepRecord, StepStatus, fingerprint
 from engine.resume import CallKey, PriorCall, Resume
 from engine.tools.base import ZERO_COST, Cost
 from knowledge.history.audit import audit
@@ -338,6 +338,7 @@ def resolve_call(
             row.status = CallState.SUCCEEDED.value
             row.final = row.item_index is None and row.kind != RecordKind.COMPENSATION
             row.output = output
+            row.output_hash, row.output_summary = fingerprint(output)
             row.output_truncated = row.output_redacted = False
             row.confidence = 1.0
             row.issues = [*list(row.issues or []), f"marked done by {by} after an interruption"]

@@ -103,7 +103,17 @@ def owner_is_dead(owner: str | None) -> bool:
         return True
     except PermissionError:
         return False
+    if _state(pid) in ("Z", "X"):  # killed, not yet reaped by its parent
+        return True
     return start not in ("", "?") and _start_time(pid) != start
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "?"
+    return stat.rsplit(")", 1)[1].split()[0]
 
 
 class DurableRunner:
