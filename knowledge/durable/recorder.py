@@ -19,7 +19,6 @@ from datetime import UTC
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
 
 from engine.events import (
     ApprovalDecided,
@@ -36,7 +35,7 @@ from engine.records import StepRecord, summarize
 from engine.tools.base import SideEffect
 from knowledge.durable.writer import StoreWriter
 from knowledge.history.audit import audit
-from knowledge.history.usage import record_usage
+from knowledge.history.usage import add_usage
 from knowledge.store.models import Approval, CallState, Run, RunState, StepCall
 from knowledge.store.redaction import Redactor, storable
 from knowledge.store.types import utcnow
@@ -299,16 +298,14 @@ class RunRecorder:
                         run_id=request.run_id, step_id=request.step_id, **values
                     )
                 )
-            with Session(bind=connection) as session:
-                audit(
-                    session,
-                    actor="kaizen",
-                    action="approval.requested",
-                    subject_type="run",
-                    subject_id=request.run_id,
-                    detail={"step": request.step_id, "approvers": list(request.approvers)},
-                )
-                session.flush()
+            audit(
+                connection,
+                actor="kaizen",
+                action="approval.requested",
+                subject_type="run",
+                subject_id=request.run_id,
+                detail={"step": request.step_id, "approvers": list(request.approvers)},
+            )
 
         return op
 
@@ -326,21 +323,19 @@ class RunRecorder:
                     decided_at=decision.decided_at,
                 )
             )
-            with Session(bind=connection) as session:
-                audit(
-                    session,
-                    actor=decision.by,
-                    action="approval.granted" if decision.approved else "approval.denied",
-                    subject_type="run",
-                    subject_id=event.run_id,
-                    detail={
-                        "step": event.step_id,
-                        "comment": self.text(decision.comment, event.run_id)
-                        if decision.comment
-                        else None,
-                    },
-                )
-                session.flush()
+            audit(
+                connection,
+                actor=decision.by,
+                action="approval.granted" if decision.approved else "approval.denied",
+                subject_type="run",
+                subject_id=event.run_id,
+                detail={
+                    "step": event.step_id,
+                    "comment": self.text(decision.comment, event.run_id)
+                    if decision.comment
+                    else None,
+                },
+            )
 
         return op
 
@@ -385,24 +380,22 @@ class RunRecorder:
                     issues=["the run ended before this call's record could be stored"],
                 )
             )
-            with Session(bind=connection) as session:
-                record_usage(
-                    session,
-                    workflow_id=row.workflow_id,
-                    day=ended_at.astimezone(UTC).date(),
-                    tokens_in=run.cost.tokens_in,
-                    tokens_out=run.cost.tokens_out,
-                    cost_usd=run.cost.usd,
-                )
-                audit(
-                    session,
-                    actor="kaizen",
-                    action="run.finished",
-                    subject_type="run",
-                    subject_id=run.run_id,
-                    detail={"status": run.status.value, "failed_step": run.failed_step},
-                )
-                session.flush()
+            add_usage(
+                connection,
+                workflow_id=row.workflow_id,
+                day=ended_at.astimezone(UTC).date(),
+                tokens_in=run.cost.tokens_in,
+                tokens_out=run.cost.tokens_out,
+                cost_usd=run.cost.usd,
+            )
+            audit(
+                connection,
+                actor="kaizen",
+                action="run.finished",
+                subject_type="run",
+                subject_id=run.run_id,
+                detail={"status": run.status.value, "failed_step": run.failed_step},
+            )
 
         return op
 

@@ -23,7 +23,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, CursorResult, insert, or_, select, update
-from sqlalchemy.orm import Session
 
 from engine.blueprint import Blueprint
 from engine.events import EventSink, FanoutSink
@@ -50,6 +49,8 @@ from knowledge.store.types import utcnow
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_S = 60.0
+#: Compiled plans of this many workflow versions are kept.
+PLAN_CACHE_SIZE = 64
 
 
 class RunTicket(BaseModel):
@@ -146,6 +147,7 @@ class DurableRunner:
             registry, sink=sinks[0] if len(sinks) == 1 else FanoutSink(sinks), **executor_options
         )
         self._lease_task: asyncio.Task[None] | None = None
+        self._plans: dict[int, tuple[ExecutionPlan, int]] = {}
 
     def side_effect_of(self, tool: str) -> SideEffect:
         found = self.registry.find(tool)
@@ -164,8 +166,7 @@ class DurableRunner:
     ) -> RunTicket:
         """Start a run of a stored workflow version. With an ``idempotency_key`` already used,
         no new run starts: the ticket names the earlier run (``created=False``)."""
-        blueprint, workflow_id = await asyncio.to_thread(self._load_version, version_id)
-        plan = self.executor.plan(blueprint)  # raises BlueprintInvalidError before any write
+        plan, workflow_id = await self._plan_of(version_id)  # invalid: raises before any write
         resolved = resolve_inputs(plan.blueprint, inputs)
         stored_inputs, redacted = self.recorder.redactor.redact(resolved)
         hidden = hidden_values(resolved, stored_inputs) if redacted else []
@@ -202,16 +203,14 @@ class DurableRunner:
                     resumes=0,
                 )
             )
-            with Session(bind=connection) as session:
-                audit(
-                    session,
-                    actor=started_by,
-                    action="run.started",
-                    subject_type="run",
-                    subject_id=run_id,
-                    detail={"version_id": version_id, "idempotency_key": idempotency_key},
-                )
-                session.flush()
+            audit(
+                connection,
+                actor=started_by,
+                action="run.started",
+                subject_type="run",
+                subject_id=run_id,
+                detail={"version_id": version_id, "idempotency_key": idempotency_key},
+            )
             return run_id, True, RunState.RUNNING.value
 
         stored_id, created, status = await self.writer.write(create)
@@ -244,6 +243,17 @@ class DurableRunner:
             record = await ticket.handle.result()
             return ticket.model_copy(update={"status": RunState(record.status.value)})
         return ticket
+
+    async def _plan_of(self, version_id: int) -> tuple[ExecutionPlan, int]:
+        """The compiled plan of a version (versions are immutable: compiled once, then kept)."""
+        cached = self._plans.get(version_id)
+        if cached is None:
+            blueprint, workflow_id = await asyncio.to_thread(self._load_version, version_id)
+            cached = (self.executor.plan(blueprint), workflow_id)
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[version_id] = cached
+        return cached
 
     def _load_version(self, version_id: int) -> tuple[Blueprint, int]:
         with self.db.session() as session:

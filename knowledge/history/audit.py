@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from knowledge.history._lookup import require_aware
@@ -23,7 +23,7 @@ from knowledge.store.types import utcnow
 
 
 def audit(
-    session: Session,
+    executor: Session | Connection,
     *,
     actor: str,
     action: str,
@@ -31,21 +31,26 @@ def audit(
     subject_id: str | int,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Write one audit entry (in the caller's transaction: it commits with the change)."""
+    """Write one audit entry (in the caller's transaction: it commits with the change). Takes
+    a session, or the connection of a transaction in progress."""
     if not actor:
         raise InvalidArgumentError("an audit entry needs an actor")
     if not action:
         raise InvalidArgumentError("an audit entry needs an action")
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            detail=dict(detail or {}),
-        )
+    executor.execute(
+        _INSERT_ENTRY,
+        {
+            "at": utcnow(),
+            "actor": actor,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": str(subject_id),
+            "detail": dict(detail or {}),
+        },
     )
+
+
+_INSERT_ENTRY = insert(AuditEntry)
 
 
 def query_audit(

@@ -9,14 +9,14 @@ when nothing is left of it (``used >= limit``). Audit action: ``budget.updated``
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from knowledge.history._lookup import WorkflowRef, workflow_row
-from knowledge.history._upsert import upsert
 from knowledge.history.audit import audit
 from knowledge.history.errors import InvalidArgumentError, NotFoundError
 from knowledge.history.views import BudgetInfo, BudgetLimit, BudgetStatus, UsageInfo
@@ -36,6 +36,33 @@ def record_usage(
 ) -> UsageInfo:
     """Add to the workflow's usage of ``day`` (one atomic INSERT … ON CONFLICT DO UPDATE that
     increments, so concurrent recorders never lose an increment); returns the new totals."""
+    try:
+        add_usage(
+            session,
+            workflow_id=workflow_id,
+            day=day,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=cost_usd,
+            runs=runs,
+        )
+    except IntegrityError:  # the foreign key: no such workflow
+        raise NotFoundError(f"workflow #{workflow_id} not found") from None
+    return usage_for(session, day=day, workflow=workflow_id)
+
+
+def add_usage(
+    executor: Session | Connection,
+    *,
+    workflow_id: int,
+    day: date,
+    tokens_in: int,
+    tokens_out: int,
+    cost_usd: float,
+    runs: int = 1,
+) -> None:
+    """:func:`record_usage` without reading the totals back (for the run recorder, which adds
+    usage at the end of every run, on its own connection)."""
     for name, value in (
         ("tokens_in", tokens_in),
         ("tokens_out", tokens_out),
@@ -46,29 +73,44 @@ def record_usage(
             raise InvalidArgumentError(f"{name} cannot be negative ({value})")
     # The write comes first: on SQLite it takes the write lock before anything is read, so
     # concurrent recorders queue (busy_timeout) instead of failing on a stale snapshot.
-    try:
-        upsert(
-            session,
-            Usage,
-            {
-                "day": day,
-                "workflow_id": workflow_id,
-                "runs": runs,
-                "tokens_in": tokens_in,
-                "tokens_out": tokens_out,
-                "cost_usd": float(cost_usd),
-            },
-            conflict=["day", "workflow_id"],
-            update=lambda new: {
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    executor.execute(
+        _increment_statement(bind.dialect.name),
+        {
+            "day": day,
+            "workflow_id": workflow_id,
+            "runs": runs,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "cost_usd": float(cost_usd),
+        },
+    )
+
+
+_INCREMENTS: dict[str, Any] = {}
+
+
+def _increment_statement(dialect: str) -> Any:
+    """The usage upsert of ``dialect``, built once (building it costs more than running it)."""
+    statement = _INCREMENTS.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            insert: Any = postgresql.insert(Usage)
+        elif dialect == "sqlite":
+            insert = sqlite.insert(Usage)
+        else:  # pragma: no cover - Database refuses other backends
+            raise NotImplementedError(f"no upsert for {dialect}")
+        new = insert.excluded
+        statement = _INCREMENTS[dialect] = insert.on_conflict_do_update(
+            index_elements=["day", "workflow_id"],
+            set_={
                 "runs": Usage.runs + new.runs,
                 "tokens_in": Usage.tokens_in + new.tokens_in,
                 "tokens_out": Usage.tokens_out + new.tokens_out,
                 "cost_usd": Usage.cost_usd + new.cost_usd,
             },
         )
-    except IntegrityError:  # the foreign key: no such workflow
-        raise NotFoundError(f"workflow #{workflow_id} not found") from None
-    return usage_for(session, day=day, workflow=workflow_id)
+    return statement
 
 
 def usage_for(session: Session, *, day: date, workflow: WorkflowRef | None = None) -> UsageInfo:
