@@ -13,20 +13,16 @@ import click
 from rich.console import Console
 
 from bot.console.live import (
-    ConsoleApprover,
-    ConsoleProgress,
     terminal_user,
-    terminal_user_may_approve,
 )
 from bot.console.trace_table import render_run
 from bot.db_commands import db_group
 from bot.run_commands import resume_unfinished, runs_group
 from bot.settings import Settings
-from bot.store import make_runner, open_store
+from bot.store import make_console_runner, open_store
 from bot.workflow_commands import workflows_group
 from engine.blueprint import Blueprint
 from engine.errors import BlueprintInvalidError
-from engine.events import FanoutSink
 from engine.loading import check_blueprint_file
 from engine.records import RunRecord, RunStatus
 from engine.schema import blueprint_json_schema_text
@@ -123,6 +119,8 @@ def run(
     if record is None:
         sys.exit(EXIT_INVALID)
     if isinstance(record, RunInfo):  # the idempotency key named an earlier run
+        if as_json:
+            click.echo(record.model_dump_json(indent=2))
         console.print(
             f"[yellow]already run[/]: run {record.id} of {record.workflow} v{record.version} "
             f"with this idempotency key is [bold]{record.status}[/]"
@@ -153,25 +151,14 @@ async def _run(
     options: RunOptions,
 ) -> RunRecord | RunInfo | None:
     db = open_store(settings)
-    sinks: list[Any] = []
-    if not options.quiet:
-        sinks.append(ConsoleProgress(console))
-    sinks.append(
-        ConsoleApprover(
-            console,
-            lambda run_id, step_id, approved, by, comment: runner.executor.decide(
-                run_id, step_id, approved=approved, by=by, comment=comment
-            ),
-            assume_yes=options.assume_yes,
-        )
-    )
-    runner = make_runner(
+    runner = make_console_runner(
         settings,
         db,
         registry,
-        sink=FanoutSink(sinks),
+        console,
+        assume_yes=options.assume_yes,
+        progress=not options.quiet,
         seed=options.seed,
-        approver_check=terminal_user_may_approve,
     )
     try:
         await resume_unfinished(runner, console)

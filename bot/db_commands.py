@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from alembic.util.exc import CommandError
 
 from bot.settings import Settings
 from knowledge.store import Database, DatabaseError
@@ -34,6 +35,8 @@ def db_upgrade(revision: str) -> None:
     try:
         before = migrations.current_revision(db)
         after = migrations.upgrade(db, revision)
+    except CommandError as exc:
+        raise click.ClickException(f"cannot upgrade to '{revision}': {exc}") from None
     finally:
         db.dispose()
     if before == after:
@@ -50,6 +53,8 @@ def db_downgrade(revision: str) -> None:
     try:
         before = migrations.current_revision(db)
         after = migrations.downgrade(db, revision)
+    except CommandError as exc:
+        raise click.ClickException(f"cannot downgrade to '{revision}': {exc}") from None
     finally:
         db.dispose()
     click.echo(f"{db!r}: downgraded {before or '(empty)'} → {after or '(empty)'}")
@@ -64,7 +69,12 @@ def db_current() -> None:
     finally:
         db.dispose()
     head = migrations.head_revision()
-    state = "up to date" if current == head else f"behind: newest is {head}"
+    if current == head:
+        state = "up to date"
+    elif current is not None and not migrations.is_known(current):
+        state = f"unknown to this Kaizen (migrated by a newer one?); newest here is {head}"
+    else:
+        state = f"behind: newest is {head}"
     click.echo(f"{db!r}: {current or '(empty)'} ({state})")
     sys.exit(0 if current == head else EXIT_FAILED)
 
@@ -78,5 +88,7 @@ def db_revision(message: str) -> None:
     try:
         migrations.ensure_current(db)
         migrations.revision(db, message)
+    except (DatabaseError, CommandError) as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         db.dispose()

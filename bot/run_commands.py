@@ -17,20 +17,25 @@ from rich.console import Console
 from bot.console.history_tables import runs_table, step_records_table
 from bot.console.live import terminal_user
 from bot.settings import Settings
-from bot.store import make_runner, open_store
+from bot.store import make_console_runner, open_store
 from engine.tools.builtin import builtin_registry
 from knowledge.durable.recovery import ResolutionError, resolve_call
 from knowledge.durable.runner import DurableRunner
 from knowledge.history import HistoryError, get_run, query_runs, query_step_records
+from knowledge.store import Database
 from knowledge.store.models import RunState
 
 EXIT_FAILED = 1
 
 
-async def resume_unfinished(runner: DurableRunner, console: Console) -> None:
+async def resume_unfinished(
+    runner: DurableRunner, console: Console, *, say_if_nothing: bool = False
+) -> int:
     """Resume what a crashed Kaizen left unfinished, and wait for it; say what needs a
-    person."""
+    person. Returns how many runs did not end succeeded (failed, or could not resume)."""
     report = await runner.recover()
+    if say_if_nothing and not (report.resumed or report.needs_attention or report.failed):
+        console.print("nothing to resume")
     for run_id, problems in report.needs_attention.items():
         console.print(f"[bold yellow]run {run_id} needs attention[/]")
         for problem in problems:
@@ -41,11 +46,14 @@ async def resume_unfinished(runner: DurableRunner, console: Console) -> None:
         )
     for run_id, reason in report.failed.items():
         console.print(f"[red]run {run_id} could not be resumed[/]: {reason}")
+    failures = len(report.failed)
     if report.resumed:
         console.print(f"[cyan]resuming {len(report.resumed)} interrupted run(s)…[/]")
         records = await asyncio.gather(*(h.result() for h in report.resumed.values()))
         for record in records:
             console.print(f"  run {record.run_id}: {record.status.value}")
+            failures += record.status.value != "succeeded"
+    return failures
 
 
 @click.group("runs")
@@ -141,6 +149,7 @@ def _full_run_id(session: Any, prefix: str) -> str:
 @click.option("--item", type=int, default=None, help="The for_each item, for item calls.")
 @click.option("--output", "output_json", default=None, metavar="JSON", help="With --done.")
 @click.option("--no-resume", is_flag=True, help="Record the decision only.")
+@click.option("--yes", "assume_yes", is_flag=True, help="Approve approval steps on resuming.")
 def runs_resolve(
     run_id: str,
     step_id: str,
@@ -148,6 +157,7 @@ def runs_resolve(
     item: int | None,
     output_json: str | None,
     no_resume: bool,
+    assume_yes: bool,
 ) -> None:
     """Decide about a mutating call that a crash interrupted, then resume the run."""
     if decision is None:
@@ -182,45 +192,31 @@ def runs_resolve(
         db.dispose()
         return
 
-    async def go() -> None:
-        runner = make_runner(settings, db, builtin_registry(settings.builtin_tools_config()))
-        try:
-            await resume_unfinished(runner, console)
-        finally:
-            await runner.close()
-
     try:
-        asyncio.run(go())
+        failures = asyncio.run(_resume(settings, db, console, assume_yes))
     finally:
         db.dispose()
+    sys.exit(EXIT_FAILED if failures else 0)
+
+
+async def _resume(settings: Settings, db: Database, console: Console, assume_yes: bool) -> int:
+    registry = builtin_registry(settings.builtin_tools_config())
+    runner = make_console_runner(settings, db, registry, console, assume_yes=assume_yes)
+    try:
+        return await resume_unfinished(runner, console, say_if_nothing=True)
+    finally:
+        await runner.close()
 
 
 @runs_group.command("resume")
-def runs_resume() -> None:
+@click.option("--yes", "assume_yes", is_flag=True, help="Approve approval steps on resuming.")
+def runs_resume(assume_yes: bool) -> None:
     """Resume every run a stopped Kaizen left unfinished (kaizen run does this on start)."""
     settings = Settings()
     db = open_store(settings)
     console = Console()
-
-    async def go() -> int:
-        runner = make_runner(settings, db, builtin_registry(settings.builtin_tools_config()))
-        try:
-            report = await runner.recover()
-            for run_id in report.needs_attention:
-                console.print(f"[bold yellow]run {run_id} needs attention[/] (kaizen runs show)")
-            failed = 0
-            for run_id, handle in report.resumed.items():
-                record = await handle.result()
-                console.print(f"run {run_id}: {record.status.value}")
-                failed += record.status.value != "succeeded"
-            if not (report.resumed or report.needs_attention or report.failed):
-                console.print("nothing to resume")
-            return failed + len(report.failed)
-        finally:
-            await runner.close()
-
     try:
-        failures = asyncio.run(go())
+        failures = asyncio.run(_resume(settings, db, console, assume_yes))
     finally:
         db.dispose()
     sys.exit(EXIT_FAILED if failures else 0)

@@ -6,9 +6,11 @@ import sys
 from typing import Any
 
 import click
+from rich.console import Console
 
+from bot.console.live import ConsoleApprover, ConsoleProgress, terminal_user_may_approve
 from bot.settings import Settings
-from engine.events import EventSink
+from engine.events import EventSink, FanoutSink
 from engine.tools.registry import ToolRegistry
 from knowledge.durable.runner import DurableRunner
 from knowledge.store import Database, DatabaseError, open_database
@@ -51,3 +53,36 @@ def make_runner(
         max_threads=settings.max_threads,
         **executor_options,
     )
+
+
+def make_console_runner(
+    settings: Settings,
+    db: Database,
+    registry: ToolRegistry,
+    console: Console,
+    *,
+    assume_yes: bool = False,
+    progress: bool = True,
+    seed: int | None = None,
+) -> DurableRunner:
+    """A runner for the terminal: progress lines, and approval steps asked at the prompt
+    (or approved with ``assume_yes``) — for new runs and resumed ones alike."""
+    sinks: list[EventSink] = [ConsoleProgress(console)] if progress else []
+    sinks.append(
+        ConsoleApprover(
+            console,
+            lambda run_id, step_id, approved, by, comment: runner.executor.decide(
+                run_id, step_id, approved=approved, by=by, comment=comment
+            ),
+            assume_yes=assume_yes,
+        )
+    )
+    runner = make_runner(
+        settings,
+        db,
+        registry,
+        sink=FanoutSink(sinks),
+        seed=seed,
+        approver_check=terminal_user_may_approve,
+    )
+    return runner

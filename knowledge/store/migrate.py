@@ -79,6 +79,14 @@ def schema_drift(db: Database) -> list[Any]:
         return list(compare_metadata(context, Base.metadata))
 
 
+def is_known(revision_id: str) -> bool:
+    """Whether ``revision_id`` is one of the migrations this code ships."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision_id) is not None
+    except Exception:  # alembic raises its ResolutionError for unknown ids
+        return False
+
+
 def ensure_current(db: Database) -> str | None:
     """Upgrade on start, unless the database is already at head. A database migrated by a
     newer Kaizen (a revision this code does not know) is refused."""
@@ -86,15 +94,9 @@ def ensure_current(db: Database) -> str | None:
     head = head_revision()
     if current == head:
         return current
-    if current is not None:
-        scripts = ScriptDirectory.from_config(alembic_config())
-        try:
-            known = scripts.get_revision(current) is not None
-        except Exception:  # alembic raises its ResolutionError for unknown ids
-            known = False
-        if not known:
-            raise DatabaseError(
-                f"the database is at migration {current}, which this Kaizen does not know "
-                "(was it upgraded by a newer Kaizen?)"
-            )
+    if current is not None and not is_known(current):
+        raise DatabaseError(
+            f"the database is at migration {current}, which this Kaizen does not know "
+            "(was it upgraded by a newer Kaizen?)"
+        )
     return upgrade(db)
