@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from dataclasses import dataclass
@@ -151,12 +152,13 @@ async def _run(
     options: RunOptions,
 ) -> RunRecord | RunInfo | None:
     db = open_store(settings)
+    own_runs: set[str] = set()  # --yes answers for the run this command starts, no other
     runner = make_console_runner(
         settings,
         db,
         registry,
         console,
-        assume_yes=options.assume_yes,
+        assume_yes=lambda run_id: options.assume_yes and run_id in own_runs,
         progress=not options.quiet,
         seed=options.seed,
     )
@@ -178,7 +180,14 @@ async def _run(
         if ticket.handle is None:
             with db.session() as session:
                 return get_run(session, ticket.run_id)
-        return await ticket.handle.result()
+        own_runs.add(ticket.run_id)
+        try:
+            return await ticket.handle.result()
+        except asyncio.CancelledError:  # Ctrl-C: stop the run and let it record how it ended
+            ticket.handle.cancel("interrupted at the terminal")
+            with contextlib.suppress(Exception):
+                await ticket.handle.result()
+            raise
     except BlueprintInvalidError as exc:
         _print_problems(console, "the inputs are not valid", exc.problems)
         return None

@@ -19,7 +19,12 @@ from bot.console.live import terminal_user
 from bot.settings import Settings
 from bot.store import make_console_runner, open_store
 from engine.tools.builtin import builtin_registry
-from knowledge.durable.recovery import ResolutionError, resolve_call
+from knowledge.durable.recovery import (
+    ResolutionError,
+    cancel_stopped_run,
+    release_run,
+    resolve_call,
+)
 from knowledge.durable.runner import DurableRunner
 from knowledge.history import HistoryError, get_run, query_runs, query_step_records
 from knowledge.store import Database
@@ -220,3 +225,40 @@ def runs_resume(assume_yes: bool) -> None:
     finally:
         db.dispose()
     sys.exit(EXIT_FAILED if failures else 0)
+
+
+@runs_group.command("release")
+@click.argument("run_id")
+@click.option("--yes", "assume_yes", is_flag=True, help="Approve approval steps on resuming.")
+def runs_release(run_id: str, assume_yes: bool) -> None:
+    """Resume a run that needs attention for a reason other than an interrupted call (e.g. a
+    tool that was missing), once the cause is fixed."""
+    settings = Settings()
+    db = open_store(settings)
+    try:
+        with db.session() as session:
+            release_run(session, _full_run_id(session, run_id), by=terminal_user())
+        failures = asyncio.run(_resume(settings, db, Console(), assume_yes))
+    except ResolutionError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    sys.exit(EXIT_FAILED if failures else 0)
+
+
+@runs_group.command("cancel")
+@click.argument("run_id")
+@click.option("--reason", default="given up at the terminal", show_default=True)
+def runs_cancel(run_id: str, reason: str) -> None:
+    """Give up a run that needs attention: it ends cancelled as it stands (nothing more is
+    called, nothing is compensated)."""
+    db = open_store(Settings())
+    try:
+        with db.session() as session:
+            full_id = _full_run_id(session, run_id)
+            cancel_stopped_run(session, full_id, by=terminal_user(), reason=reason)
+    except ResolutionError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    click.echo(f"run {full_id} cancelled")

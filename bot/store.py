@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -61,12 +62,13 @@ def make_console_runner(
     registry: ToolRegistry,
     console: Console,
     *,
-    assume_yes: bool = False,
+    assume_yes: bool | Callable[[str], bool] = False,
     progress: bool = True,
     seed: int | None = None,
 ) -> DurableRunner:
-    """A runner for the terminal: progress lines, and approval steps asked at the prompt
-    (or approved with ``assume_yes``) — for new runs and resumed ones alike."""
+    """A runner for the terminal: progress lines, and approval steps asked at the prompt, or
+    approved with ``assume_yes`` (true, or a test of the run id: ``kaizen run --yes`` approves
+    only the run it starts, never runs it resumed)."""
     sinks: list[EventSink] = [ConsoleProgress(console)] if progress else []
     sinks.append(
         ConsoleApprover(

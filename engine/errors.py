@@ -161,6 +161,12 @@ class EventSinkError(KaizenError):
     """The event sink could not record an event; the run stops rather than lose history."""
 
 
+class RunAbandonedError(KaizenError):
+    """Raised by an event sink: this process no longer owns the run (another one took it
+    over). The run stops at once — the call about to start does not happen, nothing more is
+    started, nothing is compensated — and leaves the rest to the new owner."""
+
+
 def _exception_names() -> frozenset[str]:
     import builtins
 

@@ -222,6 +222,11 @@ class RunHandle:
         compensations run, as on failure."""
         self._run.request_cancel(reason, compensate=compensate)
 
+    def abandon(self, reason: str) -> None:
+        """Give the run up to another owner: stop at once and compensate nothing (see
+        :class:`engine.errors.RunAbandonedError`)."""
+        self._run.abandon(reason)
+
     def pending_approvals(self) -> list[ApprovalRequest]:
         return self._run.approvals.pending()
 

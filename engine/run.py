@@ -209,7 +209,9 @@ class Run(StepFlow, Saga):
         return follow
 
     async def finish(self, started_at: datetime, t0: float) -> RunRecord:
-        if self.failure is not None or (self.cancel_reason and self.compensate_on_cancel):
+        if self.abandoned is None and (
+            self.failure is not None or (self.cancel_reason and self.compensate_on_cancel)
+        ):
             await self.compensate()
         for sid, view in self.views.items():
             if view.status == StepStatus.PENDING:

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.approvals import ApprovalBook
 from engine.blueprint import OnError
-from engine.errors import (
-    EventSinkError,
-)
+from engine.errors import EventSinkError, RunAbandonedError
 from engine.events import (
     RunEvent,
     StepFinished,
@@ -84,6 +82,8 @@ class RunState:
         self.compensated: list[str] = []
         self.issues: list[str] = []
         self.approvals = ApprovalBook(executor.approver_check)
+        self.abandoned: str | None = None
+        """Set when the run was given up to another owner: it stops, compensating nothing."""
         self.resume = resume
         """What an interrupted execution of this run already did (see :mod:`engine.resume`)."""
         self.already_compensated: set[tuple[str, int | None]] = set()
@@ -129,6 +129,13 @@ class RunState:
         for task in (*self.waiting, *self.calling):
             task.cancel()
         self.check_done()
+
+    def abandon(self, reason: str) -> None:
+        """Give the run up (another process owns it now): stop like a cancel, and undo
+        nothing — the new owner decides what happens to the work done."""
+        if self.abandoned is None:
+            self.abandoned = reason
+        self.request_cancel(reason)
 
     def fail(self, step_id: str, message: str) -> None:
         """Record the run's failure (the first one wins) and stop steps that are waiting."""
@@ -206,6 +213,9 @@ class RunState:
                     self.fail(record.step_id, record.error_message or "failed")
         try:
             await self.ex.sink.emit(event)
+        except RunAbandonedError as exc:
+            self.abandon(str(exc))
+            raise Stopped(str(exc)) from None
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling() == 0:

@@ -12,6 +12,7 @@ from engine.errors import (
     EventSinkError,
     TemplateError,
 )
+from engine.outcomes import Stopped
 from engine.plan import PlannedStep
 from engine.records import (
     RecordKind,
@@ -71,6 +72,9 @@ class Saga(Attempts):
             except EventSinkError as exc:  # could not record its start: it did not run
                 self.issues.append(f"compensation of '{label}' did not run: {exc}")
                 continue
+            except Stopped as exc:  # abandoned to another owner: it decides what to undo
+                self.issues.append(f"compensation stopped at '{label}': {exc}")
+                return
             await self.emit_or_note(
                 self.final_event(
                     outcome.record,

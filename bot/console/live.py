@@ -58,11 +58,20 @@ class ConsoleApprover:
     local user decide for any approver list (``terminal_user_may_approve``).
     """
 
-    def __init__(self, console: Console, decide: Decide, *, assume_yes: bool = False) -> None:
+    def __init__(
+        self,
+        console: Console,
+        decide: Decide,
+        *,
+        assume_yes: bool | Callable[[str], bool] = False,
+    ) -> None:
         self.console = console
         self.decide = decide
-        self.assume_yes = assume_yes
-        self.user = getpass.getuser()
+        self.assume_yes: Callable[[str], bool] = (
+            assume_yes if callable(assume_yes) else (lambda _run_id: bool(assume_yes))
+        )
+        """Whether ``--yes`` answers the approvals of a run (by id)."""
+        self.user = terminal_user()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def emit(self, event: RunEvent) -> None:
@@ -79,7 +88,7 @@ class ConsoleApprover:
                 style="bold yellow",
             )
         )
-        if self.assume_yes:
+        if self.assume_yes(request.run_id):
             approved, comment = True, "approved with --yes"
         elif not sys.stdin.isatty():
             approved, comment = False, "no terminal to ask; rerun with --yes to approve"

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
+from engine.errors import RunAbandonedError
 from engine.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -86,16 +87,24 @@ class RunRecorder:
         self.writer = writer
         self.redactor = redactor
         self._run_redactors: dict[str, Redactor] = {}
+        self.fenced: set[str] = set()
+        """Runs another process took over: nothing more of them is written from here."""
         self.side_effect_of = side_effect_of
         self.owner = owner
         self._rows: dict[_CallKey, int] = {}
         """Ids of the rows of calls in progress (used by the writer thread only)."""
 
     async def emit(self, event: RunEvent) -> None:
+        if event.run_id in self.fenced:  # another process owns the run now: its history
+            return
         if isinstance(event, StepStarted):
             op = self._started(event)
             if self.side_effect_of(event.tool) is SideEffect.MUTATING:
-                await self.writer.write(op)
+                try:
+                    await self.writer.write(op)
+                except RunAbandonedError:
+                    self.fenced.add(event.run_id)
+                    raise
             else:
                 self.writer.defer(op)
         elif isinstance(event, StepFinished):
@@ -120,8 +129,18 @@ class RunRecorder:
         key: _CallKey = (event.run_id, event.step_id, event.kind.value, event.item_index,
                          event.attempt)  # fmt: skip
         side_effect = self.side_effect_of(event.tool).value
+        check_owner = side_effect == SideEffect.MUTATING.value
 
         def op(connection: Connection) -> None:
+            if check_owner:  # in the same transaction as the call's start: a fence
+                owner = connection.execute(
+                    select(_RUNS.c.owner).where(_RUNS.c.id == event.run_id)
+                ).scalar_one_or_none()
+                if owner != self.owner:
+                    raise RunAbandonedError(
+                        f"run '{event.run_id}' is now run by {owner or 'nobody'}, not by "
+                        f"{self.owner}: stopping here without calling '{event.tool}'"
+                    )
             row_id = connection.execute(
                 _INSERT_CALL,
                 {
@@ -259,8 +278,8 @@ class RunRecorder:
                     del self._rows[key]
             connection.execute(
                 update(_RUNS)
-                .where(_RUNS.c.id == run_id)
-                .values(status=RunState.RUNNING.value, owner=self.owner)
+                .where(_RUNS.c.id == run_id, _RUNS.c.owner == self.owner)
+                .values(status=RunState.RUNNING.value)
             )
             connection.execute(
                 update(_RUNS)

@@ -134,6 +134,9 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
             call = _interrupted(row)
             (blockers if row.side_effect == "mutating" else rerun).append(call)
             continue
+        if _cut_short(row):  # a cancel stopped it mid-call, then the process died
+            blockers.append(_interrupted(row))
+            continue
         if row.status == CallState.INTERRUPTED:
             continue
         record = _stored_record(row)
@@ -141,7 +144,9 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
         key: CallKey = (row.step_id, row.item_index)
         succeeded = row.status == CallState.SUCCEEDED
         if row.kind == RecordKind.COMPENSATION:
-            if succeeded:
+            # tried once already (succeeded or failed): a resumed run does not try again,
+            # just as a run that never stopped would not
+            if succeeded or row.status == CallState.FAILED:
                 compensated.append(key)
             continue
         prior = PriorCall(record=record, output=row.output)
@@ -238,6 +243,17 @@ def _incomplete_problem(label: str, row: StepCall, waiting: list[str]) -> str:
     )
 
 
+def _cut_short(row: StepCall) -> bool:
+    """A call of a mutating tool that a cancel interrupted (attempt 0 records are of steps
+    that never called their tool) and that nobody has decided about: it may have acted."""
+    return (
+        row.status == CallState.CANCELLED
+        and row.attempt >= 1
+        and row.side_effect == "mutating"
+        and row.decided_by is None
+    )
+
+
 def _rerun_ids(calls: list[InterruptedCall]) -> set[str]:
     return {c.step_id for c in calls}
 
@@ -296,15 +312,17 @@ def resolve_call(
         raise ResolutionError(f"run '{run_id}' not found")
     if run.status != RunState.NEEDS_ATTENTION:
         raise ResolutionError(f"run '{run_id}' is {run.status}, not needs_attention")
-    waiting = list(
-        session.scalars(
+    waiting = [
+        row
+        for row in session.scalars(
             select(StepCall).where(
                 StepCall.run_id == run_id,
-                StepCall.status == CallState.RUNNING.value,
+                StepCall.status.in_([CallState.RUNNING.value, CallState.CANCELLED.value]),
                 StepCall.side_effect == "mutating",
             )
         )
-    )
+        if row.status == CallState.RUNNING or _cut_short(row)
+    ]
     matches = [r for r in waiting if r.step_id == step_id and r.item_index == item_index]
     if not matches:  # a finished mutating call whose stored output is incomplete
         matches = list(
@@ -359,3 +377,65 @@ def resolve_call(
 
 def _label(row: StepCall) -> str:
     return row.step_id if row.item_index is None else f"{row.step_id}[{row.item_index}]"
+
+
+def release_run(session: Session, run_id: str, *, by: str) -> None:
+    """Put a run that needs attention back in line to resume (after a person fixed what
+    stopped it, e.g. a tool missing from this process). Refused while an interrupted mutating
+    call still waits for a decision (:func:`resolve_call`)."""
+    run = _needing_attention(session, run_id)
+    waiting = [
+        _label(row)
+        for row in session.scalars(
+            select(StepCall).where(
+                StepCall.run_id == run_id,
+                StepCall.status.in_([CallState.RUNNING.value, CallState.CANCELLED.value]),
+                StepCall.side_effect == "mutating",
+            )
+        )
+        if row.status == CallState.RUNNING or _cut_short(row)
+    ]
+    if waiting:
+        raise ResolutionError(
+            f"run '{run_id}' still waits for a decision about {', '.join(waiting)}: "
+            "retry or mark each done first"
+        )
+    run.status = RunState.RUNNING.value
+    run.attention = None
+    run.owner = None
+    run.lease_expires_at = None
+    audit(session, actor=by, action="run.released", subject_type="run", subject_id=run_id)
+
+
+def cancel_stopped_run(session: Session, run_id: str, *, by: str, reason: str) -> None:
+    """Give up a run that needs attention: it ends ``cancelled`` as it stands (nothing more is
+    called, nothing is compensated); calls it left open are closed as interrupted."""
+    run = _needing_attention(session, run_id)
+    now = utcnow()
+    session.execute(
+        update(StepCall)
+        .where(StepCall.run_id == run_id, StepCall.status == CallState.RUNNING.value)
+        .values(status=CallState.INTERRUPTED.value, ended_at=now, decided_by=by)
+    )
+    run.status = RunState.CANCELLED.value
+    run.error = f"cancelled by {by}: {reason}"
+    run.ended_at = now
+    run.owner = None
+    run.lease_expires_at = None
+    audit(
+        session,
+        actor=by,
+        action="run.cancelled",
+        subject_type="run",
+        subject_id=run_id,
+        detail={"reason": reason, "attention": run.attention},
+    )
+
+
+def _needing_attention(session: Session, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise ResolutionError(f"run '{run_id}' not found")
+    if run.status != RunState.NEEDS_ATTENTION:
+        raise ResolutionError(f"run '{run_id}' is {run.status}, not needs_attention")
+    return run

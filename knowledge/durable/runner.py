@@ -17,7 +17,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from knowledge.durable.recovery import (
 from knowledge.durable.writer import StoreWriter
 from knowledge.history.audit import audit
 from knowledge.store.database import Database
-from knowledge.store.models import Run, RunState, WorkflowVersion
+from knowledge.store.models import CallState, Run, RunState, StepCall, WorkflowVersion
 from knowledge.store.redaction import REDACTED, Redactor, storable
 from knowledge.store.types import utcnow
 
@@ -273,10 +273,17 @@ class DurableRunner:
                 handle = await self.resume(run_id)
             except NeedsAttentionError as exc:
                 report.needs_attention[run_id] = exc.problems
-            except Exception as exc:
-                log.exception("could not resume run %s", run_id)
-                await asyncio.to_thread(self._give_up, run_id, f"could not resume: {exc}")
+            except SecretInputsError as exc:  # can never resume: its inputs were not stored
+                await asyncio.to_thread(self._give_up, run_id, str(exc))
                 report.failed[run_id] = str(exc)
+            except Exception as exc:  # a tool missing here, an invalid blueprint, the database
+                log.exception("could not resume run %s", run_id)
+                problem = self.recorder.text(
+                    f"Kaizen could not resume this run: {type(exc).__name__}: {exc}. Fix the "
+                    "cause, then release it to resume (kaizen runs release), or cancel it."
+                )
+                await asyncio.to_thread(self._pause, run_id, [problem])
+                report.needs_attention[run_id] = [problem]
             else:
                 report.resumed[run_id] = handle
         return report
@@ -317,7 +324,7 @@ class DurableRunner:
             if not taken.rowcount and not owner_is_dead(run.owner):
                 raise ValueError(f"run '{run_id}' is being run by {run.owner}")
             if run.inputs_redacted:
-                raise ValueError(
+                raise SecretInputsError(
                     "its inputs held secrets, which are never stored; start it again instead"
                 )
             version = session.get(WorkflowVersion, run.version_id)
@@ -345,6 +352,8 @@ class DurableRunner:
                 if row.owner == self.owner:
                     continue
                 expired = row.lease_expires_at is None or row.lease_expires_at < now
+                # a dead owner's runs are taken at once; a live one's only when its lease ran
+                # out (it stalled): it is fenced off from then on (see renew_leases)
                 if not (expired or owner_is_dead(row.owner)):
                     continue
                 owner_test = Run.owner.is_(None) if row.owner is None else Run.owner == row.owner
@@ -361,8 +370,25 @@ class DurableRunner:
                     claimed.append(row.id)
         return claimed
 
+    def _pause(self, run_id: str, problems: list[str]) -> None:
+        with self.db.session() as session:
+            mark_needs_attention(session, run_id, problems)
+
     def _give_up(self, run_id: str, reason: str) -> None:
         with self.db.session() as session:
+            session.execute(
+                update(StepCall)
+                .where(StepCall.run_id == run_id, StepCall.status == CallState.RUNNING.value)
+                .values(status=CallState.INTERRUPTED.value, ended_at=utcnow())
+            )
+            audit(
+                session,
+                actor="kaizen",
+                action="run.failed_to_resume",
+                subject_type="run",
+                subject_id=run_id,
+                detail={"reason": reason},
+            )
             session.execute(
                 update(Run)
                 .where(Run.id == run_id)
@@ -386,29 +412,43 @@ class DurableRunner:
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(self.lease_s / 3)
-            active = self.executor.active_runs()
-            if not active:
-                continue
-            expires = utcnow() + timedelta(seconds=self.lease_s)
-            owner = self.owner
+            try:
+                await self.renew_leases()
+            except Exception:  # the database is away: try again next time
+                log.warning("could not renew run leases", exc_info=True)
 
-            def renew(
-                connection: Connection,
-                ids: list[str] = active,
-                owner: str = owner,
-                expires: datetime = expires,
-            ) -> None:
-                connection.execute(
-                    update(Run)
-                    .where(
-                        Run.id.in_(ids),
-                        Run.status == RunState.RUNNING.value,
-                        or_(Run.owner == owner, Run.owner.is_(None)),
-                    )
-                    .values(owner=owner, lease_expires_at=expires)
+    async def renew_leases(self) -> list[str]:
+        """Extend this process's claim on its active runs. A run whose claim another process
+        took meanwhile (this one stalled past its lease) is abandoned here at once: it stops,
+        compensates nothing, and nothing more of it is written. Returns the abandoned runs."""
+        active = self.executor.active_runs()
+        if not active:
+            return []
+        expires = utcnow() + timedelta(seconds=self.lease_s)
+        owner = self.owner
+
+        def renew(connection: Connection) -> list[str]:
+            connection.execute(
+                update(Run)
+                .where(Run.id.in_(active), Run.status == RunState.RUNNING.value, Run.owner == owner)
+                .values(lease_expires_at=expires)
+            )
+            taken = connection.execute(
+                select(Run.id).where(
+                    Run.id.in_(active),
+                    Run.status == RunState.RUNNING.value,
+                    or_(Run.owner != owner, Run.owner.is_(None)),
                 )
+            ).scalars()
+            return list(taken)
 
-            self.writer.defer(renew)
+        lost: list[str] = await self.writer.write(renew)
+        for run_id in lost:
+            self.recorder.fenced.add(run_id)
+            with contextlib.suppress(KeyError):
+                self.executor.handle(run_id).abandon("another Kaizen process took this run over")
+            log.warning("run %s was taken over by another process; stopped here", run_id)
+        return lost
 
     async def close(self) -> None:
         """Stop renewing leases, commit what is queued, release the executor."""
@@ -440,6 +480,10 @@ def hidden_values(original: Any, redacted: Any) -> list[str]:
         text = original if isinstance(original, str) else json.dumps(original, default=str)
         found.append(text)
     return found
+
+
+class SecretInputsError(ValueError):
+    """A run whose inputs held secrets cannot resume: they were never stored."""
 
 
 class NeedsAttentionError(Exception):

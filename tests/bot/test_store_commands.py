@@ -728,11 +728,21 @@ def test_resolve_item_decides_about_one_interrupted_for_each_item(runner, data_d
     assert not (data_dir / "workspace" / "log.txt").exists()
 
 
-def test_kaizen_run_yes_answers_the_approval_a_resumed_run_waits_for(runner, tmp_path, data_dir):
+def test_kaizen_run_yes_approves_only_the_run_it_starts(runner, tmp_path, data_dir):
+    """``--yes`` is consent for the run this command starts — not for another person's run
+    that this command happens to resume (here: asked with no terminal, so it is denied)."""
     run_id = crashed_run(data_dir, GATED, settled={"first": "stored"}, awaiting_approval="ok")
     result = kaizen(runner, "run", str(write_blueprint(tmp_path / "t.yaml", TINY)), "--yes")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.output  # its own run succeeded
     assert "approval needed for 'ok': Go on?" in result.output
+    assert f"run {run_id}: failed" in result.output
+    assert "no terminal to ask" in (run_row(data_dir, run_id).error or "")
+
+
+def test_runs_resume_yes_answers_the_approval_a_resumed_run_waits_for(runner, data_dir):
+    run_id = crashed_run(data_dir, GATED, settled={"first": "stored"}, awaiting_approval="ok")
+    result = kaizen(runner, "runs", "resume", "--yes")
+    assert result.exit_code == 0, result.output
     assert f"run {run_id}: succeeded" in result.output
     assert run_row(data_dir, run_id).outputs == {"ok": "approved stored"}
 
