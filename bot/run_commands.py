@@ -81,7 +81,7 @@ def runs_list(workflow: str | None, status: str | None, since: float | None, lim
     """The newest runs."""
     db = open_store(Settings())
     try:
-        with db.session() as session:
+        with db.reading() as session:
             runs = query_runs(
                 session,
                 workflow=workflow,
@@ -107,7 +107,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     """One run: its status, why it needs attention (if it does), and every step record."""
     db = open_store(Settings())
     try:
-        with db.session() as session:
+        with db.reading() as session:
             run = get_run(session, _full_run_id(session, run_id))
             records = query_step_records(session, run_id=run.id, limit=100_000)
     except HistoryError as exc:

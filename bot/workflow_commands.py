@@ -25,7 +25,7 @@ def workflows_list() -> None:
     """Every workflow with its production and newest version."""
     db = open_store(Settings())
     try:
-        with db.session() as session:
+        with db.reading() as session:
             workflows = list_workflows(session)
     finally:
         db.dispose()
@@ -47,7 +47,7 @@ def workflows_history(workflow: str, limit: int | None) -> None:
     """Every version of WORKFLOW, newest first: who made it, how, and what changed."""
     db = open_store(Settings())
     try:
-        with db.session() as session:
+        with db.reading() as session:
             versions = history(session, workflow, limit=limit)
     except HistoryError as exc:
         raise click.ClickException(str(exc)) from None
@@ -65,7 +65,7 @@ def workflows_diff(workflow: str, a: int, b: int, as_patch: bool) -> None:
     """What changed from version A to version B."""
     db = open_store(Settings())
     try:
-        with db.session() as session:
+        with db.reading() as session:
             diff = diff_versions(session, workflow, a, b)
     except HistoryError as exc:
         raise click.ClickException(str(exc)) from None

@@ -49,6 +49,8 @@ from knowledge.store.types import utcnow
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_S = 60.0
+#: The longest idempotency key (the column's size on every database).
+MAX_KEY_LENGTH = 200
 #: Compiled plans of this many workflow versions are kept.
 PLAN_CACHE_SIZE = 64
 
@@ -166,6 +168,11 @@ class DurableRunner:
     ) -> RunTicket:
         """Start a run of a stored workflow version. With an ``idempotency_key`` already used,
         no new run starts: the ticket names the earlier run (``created=False``)."""
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
+            raise ValueError(
+                f"idempotency_key must be 1 to {MAX_KEY_LENGTH} characters, got "
+                f"{len(idempotency_key)}"
+            )
         plan, workflow_id = await self._plan_of(version_id)  # invalid: raises before any write
         resolved = resolve_inputs(plan.blueprint, inputs)
         stored_inputs, redacted = self.recorder.redactor.redact(resolved)
@@ -256,7 +263,7 @@ class DurableRunner:
         return cached
 
     def _load_version(self, version_id: int) -> tuple[Blueprint, int]:
-        with self.db.session() as session:
+        with self.db.reading() as session:
             version = session.get(WorkflowVersion, version_id)
             if version is None:
                 raise LookupError(f"workflow version {version_id} not found")

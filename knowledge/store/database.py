@@ -59,12 +59,20 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor.close()
 
 
+#: Execution option of connections that only read (see :meth:`Database.reading`).
+READ_ONLY = "kaizen_read_only"
+
+
 def _begin_immediate(connection: Connection) -> None:
     """Take SQLite's write lock when a transaction begins. A deferred transaction that reads
     and then writes fails at once ("database is locked") if another connection committed in
     between — the busy timeout cannot help it; an immediate one waits its turn instead."""
-    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+    options = connection.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
         return  # e.g. PRAGMA wal_checkpoint, which cannot run inside a transaction
+    if options.get(READ_ONLY):  # readers never wait for (or hold up) the writer in WAL mode
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -100,6 +108,17 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads: on SQLite it does not take the write lock, so it
+        never holds up the run recorder. Anything written in it is rolled back."""
+        with self.sessions() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()

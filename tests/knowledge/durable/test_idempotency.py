@@ -219,3 +219,14 @@ async def test_different_keys_and_no_key_start_new_runs(db, lab, registry):
     assert len(stored) == 7
     assert sorted(r.idempotency_key or "" for r in stored) == ["", "", "", "", "", "k-a", "k-b"]
     assert run_row(db, keyed[0].run_id).idempotency_key == "k-a"
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201])
+async def test_a_key_the_database_cannot_hold_is_refused_before_anything_runs(
+    db, lab, registry, key
+):
+    version = store_version(db, registry, ONCE)
+    async with DurableRunner(db, registry) as runner:
+        with pytest.raises(ValueError, match="idempotency_key must be 1 to 200 characters"):
+            await runner.start(version, started_by="alice", idempotency_key=key)
+    assert lab.calls == {}

@@ -48,3 +48,29 @@ def test_read_then_write_transactions_from_many_threads_all_commit(db: Database)
     with db.session() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "counter")).one()
     assert entry.detail == {"n": 100}
+
+
+def test_a_reader_does_not_hold_up_a_writer(db: Database):
+    """``Database.reading`` does not take SQLite's write lock: the run recorder never waits
+    for someone listing runs."""
+    other = Database(db.url)
+    try:
+        with db.reading() as reader:
+            reader.execute(select(AuditEntry)).all()  # a read transaction is open
+            done = threading.Event()
+
+            def write() -> None:
+                with other.session() as session:
+                    session.add(
+                        AuditEntry(
+                            actor="w", action="a", subject_type="s", subject_id="1", detail={}
+                        )
+                    )
+                done.set()
+
+            thread = threading.Thread(target=write)
+            thread.start()
+            assert done.wait(2), "the writer waited for a reader"
+            thread.join()
+    finally:
+        other.dispose()
