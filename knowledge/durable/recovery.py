@@ -13,6 +13,7 @@ run needs it is run again when that is safe, and otherwise also needs a person.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from engine.approvals import ApprovalDecision
 from engine.plan import ExecutionPlan
 from engine.records import RecordKind, StepRecord, StepStatus, fingerprint
 from engine.resume import CallKey, PriorCall, Resume
+from engine.templating.references import iter_template_strings
 from engine.tools.base import ZERO_COST, Cost
 from knowledge.history.audit import audit
 from knowledge.store.models import Approval, CallState, Run, RunState, StepCall
@@ -179,6 +181,7 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
     # runs depends on it. Making it again makes its own upstream needed in turn: repeat until
     # nothing changes.
     rerun_ids = _rerun_ids(rerun)
+    readers, output_readers = output_readers_of(plan)
     decided: set[str] = set()
     changed = True
     while changed:
@@ -186,8 +189,9 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
         for (sid, _), row in incomplete.items():
             if sid in decided:
                 continue
-            waiting = [d for d in plan.steps[sid].dependents if d not in steps or d in rerun_ids]
-            if not waiting:
+            waiting = [d for d in readers[sid] if d not in steps or d in rerun_ids]
+            in_outputs = sid in output_readers and row.side_effect != "mutating"
+            if not waiting and not in_outputs:
                 continue
             decided.add(sid)
             if row.side_effect == "mutating":
@@ -199,7 +203,7 @@ def plan_recovery(session: Session, run_id: str, plan: ExecutionPlan) -> Recover
     # Items of a for_each step that runs (again) are restored into its output: they too must be
     # whole if anything depends on that output.
     for sid, rows_ in incomplete_items.items():
-        waiting = plan.steps[sid].dependents
+        waiting = readers[sid]
         if sid in steps or not waiting:
             continue
         for row in rows_:
@@ -252,6 +256,44 @@ def _cut_short(row: StepCall) -> bool:
         and row.side_effect == "mutating"
         and row.decided_by is None
     )
+
+
+_STEP_REFERENCE = re.compile(r"""steps\s*(?:\.\s*([A-Za-z_][\w-]*)|\[\s*['"]([^'"]+)['"]\s*\])""")
+
+
+def output_readers_of(plan: ExecutionPlan) -> tuple[dict[str, list[str]], set[str]]:
+    """Which steps read each step's output (through their params, condition, items, approval
+    message or fallback — not ``depends_on``, which orders without data), and which steps the
+    run's ``outputs`` read."""
+    readers: dict[str, list[str]] = {sid: [] for sid in plan.steps}
+    for sid, planned in plan.steps.items():
+        step = planned.step
+        sources: list[Any] = [step.params, step.when]
+        if step.for_each is not None:
+            sources.append(step.for_each.items)
+        if step.approval is not None:
+            sources.append(step.approval.message)
+        if step.fallback is not None:
+            sources.append(step.fallback.params)
+        referenced = _referenced_steps(sources)
+        if step.when is not None:  # conditions may be bare expressions, without {{ }}
+            referenced |= {
+                dotted or quoted for dotted, quoted in _STEP_REFERENCE.findall(step.when)
+            }
+        for read in referenced & set(plan.steps):
+            if read != sid:
+                readers[read].append(sid)
+    outputs = _referenced_steps(list(plan.blueprint.outputs.values())) & set(plan.steps)
+    return readers, outputs
+
+
+def _referenced_steps(values: list[Any]) -> set[str]:
+    found: set[str] = set()
+    for value in values:
+        for text in iter_template_strings(value):
+            for dotted, quoted in _STEP_REFERENCE.findall(text):
+                found.add(dotted or quoted)
+    return found
 
 
 def _rerun_ids(calls: list[InterruptedCall]) -> set[str]:

@@ -15,6 +15,7 @@ from knowledge.durable.recovery import (
     resolve_call,
 )
 from knowledge.durable.runner import DurableRunner
+from knowledge.store.redaction import Redactor
 from tests.knowledge.durable.helpers import (
     Lab,
     audit_actions,
@@ -178,3 +179,59 @@ async def test_a_run_that_needs_attention_can_be_given_up(db, lab, registry):
         resolve_call(session, ticket.run_id, "m", "retry", by="alice")
     async with DurableRunner(db, registry, owner="C") as c:
         assert not (await c.recover()).resumed  # a cancelled run stays cancelled
+
+
+async def test_a_truncated_harmless_output_read_by_the_run_outputs_is_made_again(db, lab, registry):
+    version = store_version(
+        db,
+        registry,
+        blueprint(
+            "outputs-read-it",
+            step("a", "lab.big", params={"size": 100_000}),
+            step("b"),
+            outputs={
+                "who": "{{ steps.a.output.name }}",
+                "n": "{{ steps.a.output.payload | length }}",
+            },
+        ),
+    )
+    a = DurableRunner(db, registry, owner="A")
+    gate = lab.gate("b")
+    ticket = await a.start(version, started_by="alice")
+    await gate.wait_entered()
+    await crash(a, ticket.run_id)
+    gate.open()
+    async with DurableRunner(db, registry, owner="B") as b:
+        record = await result((await b.recover()).resumed[ticket.run_id])
+    await bury(a, ticket.handle)
+    assert record.outputs == {"who": "a", "n": 100_000}
+    assert lab.calls["a"] == 2  # made again for its whole output
+
+
+async def test_a_step_that_only_waits_for_a_truncated_mutating_one_does_not_need_a_person(
+    db, lab, registry
+):
+    """``depends_on`` orders without data: the truncated output is not needed."""
+    version = store_version(
+        db,
+        registry,
+        blueprint(
+            "order-only",
+            step("big", "lab.big_mutate", params={"size": 5000}),
+            step("after", depends_on=["big"]),
+        ),
+    )
+    redactor = Redactor(max_stored_bytes=256)
+    a = DurableRunner(db, registry, redactor=redactor, owner="A")
+    gate = lab.gate("after")
+    ticket = await a.start(version, started_by="alice")
+    await gate.wait_entered()
+    await crash(a, ticket.run_id)
+    gate.open()
+    async with DurableRunner(db, registry, redactor=redactor, owner="B") as b:
+        report = await b.recover()
+        assert not report.needs_attention
+        record = await result(report.resumed[ticket.run_id])
+    await bury(a, ticket.handle)
+    assert record.status == "succeeded"
+    assert lab.calls["big"] == 1
