@@ -17,7 +17,7 @@ from rich.console import Console
 from bot.console.history_tables import runs_table, step_records_table
 from bot.console.live import terminal_user
 from bot.settings import Settings
-from bot.store import make_console_runner, open_store
+from bot.store import make_console_runner, make_redactor, open_store
 from engine.tools.builtin import builtin_registry
 from knowledge.durable.recovery import (
     ResolutionError,
@@ -176,6 +176,13 @@ def runs_resolve(
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--output") from None
     settings = Settings()
+    if output is not None:
+        stored = make_redactor(settings).prepare(output)
+        if stored.redacted or stored.truncated:
+            raise click.BadParameter(
+                "holds a secret or is too big to store; give only what later steps need",
+                param_hint="--output",
+            )
     db = open_store(settings)
     console = Console()
     try:

@@ -32,7 +32,7 @@ from engine.events import (
     StepSkipped,
     StepStarted,
 )
-from engine.records import StepRecord, summarize
+from engine.records import RecordKind, StepRecord, summarize
 from engine.tools.base import SideEffect
 from knowledge.durable.writer import StoreWriter
 from knowledge.history.audit import audit
@@ -99,7 +99,12 @@ class RunRecorder:
             return
         if isinstance(event, StepStarted):
             op = self._started(event)
-            if self.side_effect_of(event.tool) is SideEffect.MUTATING:
+            # a compensation's start is always committed first: when the store cannot record
+            # it (the database is away), it does not run at all
+            if (
+                self.side_effect_of(event.tool) is SideEffect.MUTATING
+                or event.kind is RecordKind.COMPENSATION
+            ):
                 try:
                     await self.writer.write(op)
                 except RunAbandonedError:
