@@ -54,6 +54,7 @@ _APPROVALS = cast(Table, Approval.__table__)
 # SQLAlchemy's per-call construction of bind parameters (most of a step's persistence cost).
 _INSERT_CALL = insert(_STEPS).returning(_STEPS.c.id)
 _INSERT_RECORD = insert(_STEPS)
+_SELECT_OWNER = select(_RUNS.c.owner).where(_RUNS.c.id == bindparam("run_id_"))
 _UPDATE_BY_ID = update(_STEPS).where(_STEPS.c.id == bindparam("row_id_"))
 _UPDATE_RUNNING = update(_STEPS).where(
     _STEPS.c.run_id == bindparam("run_id_"),
@@ -139,7 +140,7 @@ class RunRecorder:
         def op(connection: Connection) -> None:
             if check_owner:  # in the same transaction as the call's start: a fence
                 owner = connection.execute(
-                    select(_RUNS.c.owner).where(_RUNS.c.id == event.run_id)
+                    _SELECT_OWNER, {"run_id_": event.run_id}
                 ).scalar_one_or_none()
                 if owner != self.owner:
                     raise RunAbandonedError(
