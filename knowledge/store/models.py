@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from knowledge.store.types import JSONDocument, UTCDateTime, utcnow
+from knowledge.store.types import ExactJSON, JSONDocument, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -163,9 +163,9 @@ class Run(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    inputs: Mapped[dict[str, Any]] = mapped_column()
+    inputs: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     inputs_redacted: Mapped[bool] = mapped_column(Boolean, default=False)
-    outputs: Mapped[dict[str, Any] | None] = mapped_column()
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(ExactJSON)
     error: Mapped[str | None] = mapped_column(Text)
     failed_step: Mapped[str | None] = mapped_column(String(200))
     attention: Mapped[str | None] = mapped_column(
@@ -219,7 +219,7 @@ class StepCall(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     input_hash: Mapped[str | None] = mapped_column(String(64))
     output: Mapped[Any] = mapped_column(
-        JSONDocument, nullable=True, comment="redacted, truncated when large"
+        ExactJSON, nullable=True, comment="redacted, truncated when large"
     )
     output_hash: Mapped[str | None] = mapped_column(String(64))
     output_summary: Mapped[str | None] = mapped_column(Text)
@@ -342,6 +342,7 @@ class AuditEntry(Base):
     """Who did what: runs started, approvals, rejections, version changes, denials."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -13,6 +13,10 @@ from sqlalchemy.types import TypeDecorator
 #: JSON documents: ``jsonb`` on PostgreSQL (indexable, compact), JSON text on SQLite.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
+#: JSON kept exactly as written (``json``, not ``jsonb``, on PostgreSQL): for values a resumed
+#: run reads back, whose key order templates may see (``jsonb`` reorders keys).
+ExactJSON = JSON()
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every database.
