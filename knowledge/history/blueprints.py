@@ -22,9 +22,11 @@ import yaml
 
 from engine.blueprint import Blueprint
 from engine.problems import Problem
+from engine.templating.references import is_template
 from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.history.errors import InvalidBlueprintError, InvalidPatchError
+from knowledge.store.redaction import Redactor, is_secret_key
 
 Document = dict[str, Any]
 Patch = list[dict[str, Any]]
@@ -90,6 +92,9 @@ def check_blueprint(
     """
     report = validate_blueprint(data, registry)
     problems = list(report.problems)
+    problems.extend(
+        literal_secrets(blueprint_document(data) if isinstance(data, Blueprint) else data)
+    )
     actual = data.name if isinstance(data, Blueprint) else _raw_name(data)
     if name is not None and actual is not None and actual != name:
         problems.append(
@@ -103,6 +108,49 @@ def check_blueprint(
     if problems or report.blueprint is None:
         raise InvalidBlueprintError(problems, what)
     return report.blueprint
+
+
+_SECRETS = Redactor()
+
+
+def literal_secrets(document: Any, loc: str = "") -> list[Problem]:
+    """Secrets written into a blueprint as plain text (a token under ``headers``, a password
+    param, a key in a URL): refused, because versions are stored and shown as they are. A
+    template (``{{ inputs.token }}``) is fine: the value arrives at run time."""
+    found: list[Problem] = []
+    if isinstance(document, Mapping):
+        for key, value in document.items():
+            where = f"{loc}.{key}" if loc else str(key)
+            if (
+                isinstance(value, str | int | float)
+                and not isinstance(value, bool)
+                and value != ""
+                and not (isinstance(value, str) and is_template(value))
+                and is_secret_key(str(key))
+            ):
+                found.append(_secret_problem(where))
+            else:
+                found.extend(literal_secrets(value, where))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found.extend(literal_secrets(value, f"{loc}[{index}]"))
+    elif (
+        isinstance(document, str)
+        and not is_template(document)
+        and _SECRETS.redact_text(document) != document
+    ):
+        found.append(_secret_problem(loc))
+    return found
+
+
+def _secret_problem(loc: str) -> Problem:
+    return Problem(
+        loc=loc,
+        code="literal_secret",
+        message="a secret is written into the blueprint as plain text",
+        hint="pass it at run time instead: a template such as '{{ inputs.token }}', or a "
+        "secret setting of the tool",
+    )
 
 
 def _raw_name(data: Any) -> str | None:

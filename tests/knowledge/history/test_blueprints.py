@@ -64,3 +64,32 @@ def test_render_yaml_order_is_readable_and_stable():
     shuffled = dict(reversed(list(data.items())))
     shuffled["steps"] = [dict(reversed(list(step.items()))) for step in data["steps"]]
     assert render_yaml(shuffled) == text
+
+
+def test_secrets_written_into_a_blueprint_are_refused_with_their_places():
+    from engine.blueprint import Blueprint
+    from knowledge.history.blueprints import check_blueprint
+    from knowledge.history.errors import InvalidBlueprintError
+
+    document = {
+        "name": "leaky",
+        "inputs": {"token": {"type": "string"}},
+        "steps": [
+            {
+                "id": "call",
+                "tool": "svc.deploy",
+                "params": {
+                    "service": "api",
+                    "url": "https://deploy:hunter2hunter2@ci.example.com/hook",
+                    "headers": {"Authorization": "Bearer ghp_abcdefghijklmnopqrstuvwxyz0123"},
+                    "token": "{{ inputs.token }}",
+                    "max_tokens": 5,
+                },
+            }
+        ],
+    }
+    with pytest.raises(InvalidBlueprintError) as raised:
+        check_blueprint(Blueprint.model_validate(document), None)
+    assert {p.code for p in raised.value.problems} == {"literal_secret"}
+    secret_locs = sorted(p.loc for p in raised.value.problems)
+    assert secret_locs == ["steps[0].params.headers.Authorization", "steps[0].params.url"]
