@@ -184,7 +184,10 @@ async def _run(
         try:
             return await ticket.handle.result()
         except asyncio.CancelledError:  # Ctrl-C: stop the run and let it record how it ended
-            ticket.handle.cancel("interrupted at the terminal")
+            try:  # remembered first, so that the cancel stands even if this process dies now
+                await runner.cancel(ticket.run_id, "interrupted at the terminal", by=user)
+            except Exception:
+                ticket.handle.cancel("interrupted at the terminal")
             with contextlib.suppress(Exception):
                 await ticket.handle.result()
             raise

@@ -299,14 +299,41 @@ class DurableRunner:
         """Resume one unfinished run (see :meth:`recover`). Raises :class:`NeedsAttentionError`
         when a person must decide first, ``ValueError`` when the run is finished or another
         live process runs it."""
-        plan, inputs, recovery = await asyncio.to_thread(self._plan_recovery, run_id)
+        plan, inputs, recovery, cancel = await asyncio.to_thread(self._plan_recovery, run_id)
         if recovery.needs_attention:
             raise NeedsAttentionError(recovery.problems)
         handle = self.executor.start(plan, inputs, run_id=run_id, resume=recovery.resume)
+        if cancel is not None:  # asked for before the crash: it stands (nothing new starts)
+            handle.cancel(cancel[0], compensate=cancel[1])
         self._ensure_lease_task()
         return handle
 
-    def _plan_recovery(self, run_id: str) -> tuple[ExecutionPlan, dict[str, Any], RecoveryPlan]:
+    async def cancel(self, run_id: str, reason: str, *, by: str, compensate: bool = False) -> None:
+        """Cancel a run this process is running. The request is committed first, so that it
+        stands if the process dies before the run has wound up."""
+        handle = self.executor.handle(run_id)  # KeyError: not running here
+
+        def remember(connection: Connection) -> None:
+            connection.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunState.RUNNING.value)
+                .values(cancel_reason=reason, cancel_compensate=compensate)
+            )
+            audit(
+                connection,
+                actor=by,
+                action="run.cancel_requested",
+                subject_type="run",
+                subject_id=run_id,
+                detail={"reason": reason, "compensate": compensate},
+            )
+
+        await self.writer.write(remember)
+        handle.cancel(reason, compensate=compensate)
+
+    def _plan_recovery(
+        self, run_id: str
+    ) -> tuple[ExecutionPlan, dict[str, Any], RecoveryPlan, tuple[str, bool] | None]:
         with self.db.session() as session:
             run = session.get(Run, run_id)
             if run is None:
@@ -338,11 +365,19 @@ class DurableRunner:
             assert version is not None
             plan = self.executor.plan(Blueprint.model_validate(version.blueprint))
             recovery = plan_recovery(session, run_id, plan)
-            if recovery.needs_attention:
+            cancel = (
+                (run.cancel_reason, bool(run.cancel_compensate))
+                if run.cancel_reason is not None
+                else None
+            )
+            if cancel is not None:  # the run only winds up: nothing interrupted is made again
+                mark_rerun(session, [*recovery.rerun, *recovery.blockers])
+                recovery = recovery.model_copy(update={"problems": [], "blockers": []})
+            elif recovery.needs_attention:
                 mark_needs_attention(session, run_id, recovery.problems)
             else:
                 mark_rerun(session, recovery.rerun)
-            return plan, dict(run.inputs), recovery
+            return plan, dict(run.inputs), recovery, cancel
 
     def _claim_unfinished(self) -> list[str]:
         """Claim every run left ``running`` by a process that is gone (or whose lease ran

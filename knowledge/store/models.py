@@ -185,6 +185,10 @@ class Run(Base):
     )
     lease_expires_at: Mapped[datetime | None] = mapped_column()
     resumes: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_reason: Mapped[str | None] = mapped_column(
+        Text, comment="a cancel asked for (and why): it stands after a crash"
+    )
+    cancel_compensate: Mapped[bool | None] = mapped_column(Boolean)
 
     steps: Mapped[list[StepCall]] = relationship(
         back_populates="run", order_by="StepCall.id", cascade="all, delete-orphan"

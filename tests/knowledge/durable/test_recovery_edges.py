@@ -235,3 +235,41 @@ async def test_a_step_that_only_waits_for_a_truncated_mutating_one_does_not_need
     await bury(a, ticket.handle)
     assert record.status == "succeeded"
     assert lab.calls["big"] == 1
+
+
+async def test_a_cancel_asked_for_before_a_crash_stands_after_it(db, lab, registry):
+    version = store_version(
+        db,
+        registry,
+        blueprint(
+            "cancel-stands",
+            step(
+                "a",
+                "lab.mutate",
+                params={"value": 1},
+                compensate={"tool": "lab.echo", "params": {"name": "undo_a"}},
+            ),
+            step("b", "lab.mutate", params={"value": "{{ steps.a.output.value }}"}),
+            step("c", "lab.mutate", depends_on=["b"]),
+        ),
+    )
+    a = DurableRunner(db, registry, owner="A")
+    gate_b, gate_undo = lab.gate("b"), lab.gate("undo_a")
+    ticket = await a.start(version, started_by="alice")
+    await gate_b.wait_entered()
+    await a.cancel(ticket.run_id, "operator pressed Cancel", by="alice", compensate=True)
+    await gate_undo.wait_entered()  # compensating a when the process dies
+    await crash(a, ticket.run_id)
+    gate_b.open()
+    gate_undo.open()
+    async with DurableRunner(db, registry, owner="B") as b:
+        report = await b.recover()
+        assert not report.needs_attention
+        record = await result(report.resumed[ticket.run_id])
+    await bury(a, ticket.handle)
+    assert record.status == "cancelled"
+    assert record.error == "operator pressed Cancel"
+    assert lab.calls["b"] == 1 and lab.calls["c"] == 0  # nothing made again, nothing new
+    assert lab.calls["undo_a"] == 2  # the interrupted (harmless) compensation, made again
+    assert run_row(db, ticket.run_id).status == "cancelled"
+    assert "run.cancel_requested" in audit_actions(db, ticket.run_id)
