@@ -18,10 +18,8 @@ from knowledge.store.database import Database
 from knowledge.store.models import RunState
 from tests.knowledge.durable.helpers import (
     WAIT_S,
-    Lab,
     audit_actions,
     blueprint,
-    make_registry,
     other_connection,
     result,
     run_row,
@@ -36,16 +34,6 @@ ONCE = blueprint(
     step("m", "lab.mutate", params={"value": "{{ inputs.n }}"}),
     inputs={"n": {"type": "integer", "default": 0}},
 )
-
-
-@pytest.fixture
-def lab() -> Lab:
-    return Lab()
-
-
-@pytest.fixture
-def registry(lab: Lab):
-    return make_registry(lab)
 
 
 async def test_the_same_key_twice_in_a_row_is_one_run(db, lab, registry):

@@ -19,14 +19,12 @@ from knowledge.durable.runner import DurableRunner
 from knowledge.store.models import Run, StepCall
 from knowledge.store.redaction import REDACTED, Redactor
 from tests.knowledge.durable.helpers import (
-    Lab,
     approval_row,
     audit_actions,
     audit_entries,
     blueprint,
     dump_tables,
     lazy_writes,
-    make_registry,
     other_connection,
     result,
     rows_of,
@@ -39,16 +37,6 @@ from tests.knowledge.durable.helpers import (
 )
 
 SECRET = "s3cr3t-value-123"
-
-
-@pytest.fixture
-def lab() -> Lab:
-    return Lab()
-
-
-@pytest.fixture
-def registry(lab: Lab):
-    return make_registry(lab)
 
 
 # ---------------------------------------------------------------------------- a finished run

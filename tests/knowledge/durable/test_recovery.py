@@ -24,7 +24,6 @@ from tests.knowledge.durable.helpers import (
     bury,
     crash,
     dead_local_owner,
-    make_registry,
     other_connection,
     result,
     rows_of,
@@ -36,16 +35,6 @@ from tests.knowledge.durable.helpers import (
     usage_rows,
     wait_until,
 )
-
-
-@pytest.fixture
-def lab() -> Lab:
-    return Lab()
-
-
-@pytest.fixture
-def registry(lab: Lab):
-    return make_registry(lab)
 
 
 async def start_blocked(runner: DurableRunner, version: int, gate_name: str, lab: Lab, **kw: Any):

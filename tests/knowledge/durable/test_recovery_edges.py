@@ -17,28 +17,16 @@ from knowledge.durable.recovery import (
 from knowledge.durable.runner import DurableRunner
 from knowledge.store.redaction import Redactor
 from tests.knowledge.durable.helpers import (
-    Lab,
     audit_actions,
     blueprint,
     bury,
     crash,
-    make_registry,
     result,
     run_row,
     step,
     step_rows,
     store_version,
 )
-
-
-@pytest.fixture
-def lab() -> Lab:
-    return Lab()
-
-
-@pytest.fixture
-def registry(lab: Lab) -> ToolRegistry:
-    return make_registry(lab)
 
 
 async def test_a_mutating_call_cut_short_by_a_cancel_then_a_crash_is_not_made_again(
