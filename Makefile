@@ -3,13 +3,14 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 # reinstall when the pins, the project file or the set of packages change
-STAMP  := $(VENV)/.installed-$(shell (cat requirements/lock.txt pyproject.toml; ls */__init__.py) | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell (cat requirements/lock.txt requirements/no-deps.txt pyproject.toml; ls */__init__.py) | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint format typecheck pytest postgres-bin bench bench-store schema lock clean
 
-$(STAMP): requirements/lock.txt pyproject.toml
+$(STAMP): requirements/lock.txt requirements/no-deps.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/no-deps.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)

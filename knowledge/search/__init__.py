@@ -1,0 +1,1 @@
+"""Tool search: the catalog, embeddings, lexical ranking and their fusion."""
