@@ -30,6 +30,8 @@ from engine.schema import blueprint_json_schema_text
 from engine.tools.builtin import builtin_registry
 from engine.tools.registry import ToolRegistry
 from knowledge.history import RunInfo, find_or_add_version, get_run
+from knowledge.search.catalog import entries_from_registry
+from knowledge.search.index import ToolIndex
 from knowledge.store.models import RunState, VersionOrigin
 
 EXIT_FAILED = 1
@@ -241,10 +243,13 @@ def schema(output: Path | None, check: bool) -> None:
     click.echo(f"wrote {output}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the tool specs as JSON.")
-def tools(as_json: bool) -> None:
-    """List the tools blueprints can use."""
+@click.pass_context
+def tools(ctx: click.Context, as_json: bool) -> None:
+    """List the tools blueprints can use (``kaizen tools search TEXT`` finds them)."""
+    if ctx.invoked_subcommand is not None:
+        return
     registry = _registry(Settings())
     if as_json:
         click.echo(json.dumps([s.model_dump(mode="json") for s in registry.specs()], indent=2))
@@ -265,6 +270,24 @@ def tools(as_json: bool) -> None:
 main.add_command(db_group)
 main.add_command(runs_group)
 main.add_command(workflows_group)
+
+
+@tools.command("search")
+@click.argument("text")
+@click.option("-k", "limit", default=5, show_default=True, help="How many tools.")
+def tools_search(text: str, limit: int) -> None:
+    """The tools that best fit TEXT: meaning (embeddings) and words (BM25), fused."""
+    settings = Settings()
+    index = ToolIndex(settings.data_dir / "chroma")
+    index.sync(entries_from_registry(_registry(settings), source="builtin"))
+    console = Console()
+    for rank, hit in enumerate(index.search(text, k=limit), start=1):
+        ranks = f"meaning #{hit.dense_rank or '–'}, words #{hit.lexical_rank or '–'}"
+        console.print(
+            f"{rank}. [bold]{hit.name}[/] [dim]{hit.score:.4f} ({ranks})[/] — "
+            f"{hit.entry.description}",
+            highlight=False,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,70 @@
+"""The tool catalog as search sees it: one entry per tool, with the text it is found by."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.tools.base import ToolSpec
+from engine.tools.registry import ToolRegistry
+
+
+class CatalogEntry(BaseModel):
+    """A tool as the index knows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """JSON Schema of the parameters."""
+    source: str = "python"
+    """Where the tool comes from: python, builtin, mcp:<server>, openapi:<document>."""
+    side_effect: str = "none"
+
+    @property
+    def search_text(self) -> str:
+        """What the tool is found by: its name as words, its description, and its parameters'
+        names and descriptions."""
+        parts = [_words_of(self.name), self.description]
+        properties = self.parameters.get("properties", {})
+        if isinstance(properties, dict):
+            for name, schema in properties.items():
+                described = schema.get("description", "") if isinstance(schema, dict) else ""
+                parts.append(f"{_words_of(name)}: {described}".strip(": "))
+        return ". ".join(p for p in parts if p)
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything the index stores about the tool changes."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _words_of(identifier: str) -> str:
+    return re.sub(r"[_.\-]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", identifier)).strip()
+
+
+def entry_from_spec(spec: ToolSpec, source: str = "python") -> CatalogEntry:
+    return CatalogEntry(
+        name=spec.name,
+        description=spec.description,
+        parameters=spec.params_schema,
+        source=source,
+        side_effect=spec.side_effect.value,
+    )
+
+
+def entries_from_registry(registry: ToolRegistry, source: str = "python") -> list[CatalogEntry]:
+    return [entry_from_spec(spec, source) for spec in registry.specs()]
+
+
+def unique(entries: Iterable[CatalogEntry]) -> list[CatalogEntry]:
+    """One entry per name (the last one given wins), in name order."""
+    by_name = {entry.name: entry for entry in entries}
+    return [by_name[name] for name in sorted(by_name)]

@@ -1,0 +1,123 @@
+"""The tool index: the catalog in chromadb (dense) and in BM25 (lexical), searched together.
+
+Dense and lexical rankings are fused by reciprocal rank. Indexing is incremental: each tool's
+content hash is stored with it, and :meth:`ToolIndex.sync` embeds only tools that are new or
+changed and deletes tools that are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from pydantic import BaseModel, ConfigDict
+
+from knowledge.search.catalog import CatalogEntry, unique
+from knowledge.search.embedding_function import MiniLMEmbeddingFunction
+from knowledge.search.fusion import reciprocal_rank_fusion
+from knowledge.search.lexical import BM25
+
+COLLECTION = "tools"
+#: Each ranking contributes this many candidates to the fusion.
+CANDIDATES = 50
+
+
+class SearchHit(BaseModel):
+    """One tool found, with how each ranking placed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    score: float
+    dense_rank: int | None
+    lexical_rank: int | None
+    entry: CatalogEntry
+
+
+class SyncReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    unchanged: int
+
+
+def open_client(directory: Path) -> Any:
+    """A chromadb PersistentClient in ``directory`` (no telemetry: nothing leaves the machine)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(
+        path=str(directory), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+
+
+class ToolIndex:
+    """Hybrid search over the tool catalog, persisted in a chromadb directory."""
+
+    def __init__(self, directory: Path, *, embedding_function: Any | None = None) -> None:
+        self.client = open_client(directory)
+        self.collection = self.client.get_or_create_collection(
+            COLLECTION,
+            embedding_function=embedding_function or MiniLMEmbeddingFunction(),
+            metadata={"hnsw:space": "cosine"},
+        )
+        self.entries: dict[str, CatalogEntry] = {}
+        self._lexical: BM25 | None = None
+        self._names: list[str] = []
+
+    def sync(self, entries: Sequence[CatalogEntry]) -> SyncReport:
+        """Make the index hold exactly ``entries``, embedding only what changed."""
+        wanted = {entry.name: entry for entry in unique(entries)}
+        stored = self.collection.get(include=["metadatas"])
+        hashes = {
+            name: (meta or {}).get("hash")
+            for name, meta in zip(stored["ids"], stored["metadatas"] or [], strict=False)
+        }
+        added = [n for n in wanted if n not in hashes]
+        updated = [n for n in wanted if n in hashes and hashes[n] != wanted[n].content_hash]
+        removed = [n for n in hashes if n not in wanted]
+        changed = added + updated
+        if changed:
+            self.collection.upsert(
+                ids=changed,
+                documents=[wanted[n].search_text for n in changed],
+                metadatas=[
+                    {"hash": wanted[n].content_hash, "source": wanted[n].source} for n in changed
+                ],
+            )
+        if removed:
+            self.collection.delete(ids=removed)
+        self.entries = wanted
+        self._names = sorted(wanted)
+        self._lexical = BM25([wanted[n].search_text for n in self._names])
+        return SyncReport(
+            added=sorted(added),
+            updated=sorted(updated),
+            removed=sorted(removed),
+            unchanged=len(wanted) - len(changed),
+        )
+
+    def search(self, query: str, k: int = 5) -> list[SearchHit]:
+        """The ``k`` best tools for ``query``: dense and lexical rankings fused."""
+        if not self.entries or self._lexical is None:
+            return []
+        limit = min(CANDIDATES, len(self.entries))
+        found = self.collection.query(query_texts=[query], n_results=limit)
+        dense = [name for name in found["ids"][0] if name in self.entries]
+        lexical = [self._names[i] for i, _ in self._lexical.rank(query, limit)]
+        fused = reciprocal_rank_fusion([dense, lexical])
+        dense_rank = {name: i for i, name in enumerate(dense, start=1)}
+        lexical_rank = {name: i for i, name in enumerate(lexical, start=1)}
+        return [
+            SearchHit(
+                name=name,
+                score=round(score, 6),
+                dense_rank=dense_rank.get(name),
+                lexical_rank=lexical_rank.get(name),
+                entry=self.entries[name],
+            )
+            for name, score in fused[:k]
+        ]

@@ -1,0 +1,155 @@
+"""Lexical ranking: Okapi BM25 over short documents (tool descriptions, past requests).
+
+Local chroma has no sparse or keyword search, so Kaizen ranks words itself and fuses the two
+rankings (see :mod:`knowledge.search.fusion`). Words are lower-cased, identifiers split at
+``_``/``-``/``.``/camelCase, common English endings trimmed and stop words dropped, so "deploys",
+"deploying" and ``deploy_service`` meet.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD = re.compile(r"[a-z0-9]+")
+STOP_WORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "could",
+        "do",
+        "for",
+        "from",
+        "get",
+        "give",
+        "go",
+        "has",
+        "have",
+        "help",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "let",
+        "me",
+        "my",
+        "need",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "some",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "up",
+        "us",
+        "want",
+        "we",
+        "what",
+        "when",
+        "which",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    }
+)
+
+
+_ENDINGS = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: enough to match plural, -ing and -ed forms of the same word."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, keep in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: len(word) - len(suffix)] + keep
+            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2]:
+                base = base[:-1]  # running → run, stopped → stop
+            return base
+    return word
+
+
+def words(text: str) -> list[str]:
+    """The index terms of ``text``."""
+    spaced = _CAMEL.sub(" ", text).lower()
+    return [stem(w) for w in _WORD.findall(spaced) if w not in STOP_WORDS]
+
+
+class BM25:
+    """Okapi BM25 (k1 = 1.2, b = 0.75) over a fixed list of documents."""
+
+    def __init__(self, documents: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self.terms: list[Counter[str]] = [Counter(words(d)) for d in documents]
+        self.lengths = [sum(t.values()) for t in self.terms]
+        self.average = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
+        frequency: Counter[str] = Counter()
+        for terms in self.terms:
+            frequency.update(terms.keys())
+        n = len(self.terms)
+        self.idf = {
+            term: math.log(1 + (n - df + 0.5) / (df + 0.5)) for term, df in frequency.items()
+        }
+
+    def scores(self, query: str) -> list[float]:
+        """One score per document (0 when no query word occurs in it)."""
+        query_terms = [t for t in words(query) if t in self.idf]
+        results: list[float] = []
+        for terms, length in zip(self.terms, self.lengths, strict=True):
+            score = 0.0
+            norm = self.k1 * (1 - self.b + self.b * length / (self.average or 1.0))
+            for term in query_terms:
+                tf = terms.get(term, 0)
+                if tf:
+                    score += self.idf[term] * tf * (self.k1 + 1) / (tf + norm)
+            results.append(score)
+        return results
+
+    def rank(self, query: str, limit: int | None = None) -> list[tuple[int, float]]:
+        """``(document index, score)`` of the documents that match, best first."""
+        scored = [(i, s) for i, s in enumerate(self.scores(query)) if s > 0]
+        scored.sort(key=lambda pair: (-pair[1], pair[0]))
+        return scored[:limit] if limit is not None else scored
+
+
+def vocabulary(documents: Iterable[str]) -> set[str]:
+    """Every index term of ``documents``."""
+    found: set[str] = set()
+    for document in documents:
+        found.update(words(document))
+    return found

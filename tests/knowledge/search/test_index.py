@@ -1,0 +1,83 @@
+"""The tool index: incremental sync (only changed tools embedded) and hybrid search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chromadb.api.types import Documents, Embeddings
+
+from knowledge.search.catalog import CatalogEntry, entries_from_registry
+from knowledge.search.embedding_function import MiniLMEmbeddingFunction
+from knowledge.search.index import ToolIndex
+
+
+class CountingEmbeddings(MiniLMEmbeddingFunction):
+    """Counts the texts it embeds."""
+
+    embedded: list[str] = []  # noqa: RUF012 - shared on purpose: chromadb may copy the function
+
+    def __call__(self, input: Documents) -> Embeddings:
+        CountingEmbeddings.embedded.extend(input)
+        return super().__call__(input)
+
+
+def entry(name: str, description: str, **params: str) -> CatalogEntry:
+    properties: dict[str, Any] = {
+        p: {"type": "string", "description": d} for p, d in params.items()
+    }
+    return CatalogEntry(
+        name=name, description=description, parameters={"type": "object", "properties": properties}
+    )
+
+
+FLEET = [
+    entry("fleet.deploy", "Deploy a service version to an environment", service="The service"),
+    entry("fleet.rollback", "Roll a service back to its previous release", service="The service"),
+    entry("oncall.page", "Page the on-call engineer about an incident", summary="What happened"),
+    entry("chat.post", "Post a message to a chat channel", channel="Where", text="What to say"),
+    entry("tickets.open", "Open a ticket in the issue tracker", title="The ticket's title"),
+]
+
+
+def test_sync_embeds_only_what_changed_and_drops_what_is_gone(tmp_path):
+    CountingEmbeddings.embedded = []
+    index = ToolIndex(tmp_path, embedding_function=CountingEmbeddings())
+    first = index.sync(FLEET)
+    assert first.added == sorted(e.name for e in FLEET) and first.unchanged == 0
+    assert len(CountingEmbeddings.embedded) == 5
+
+    CountingEmbeddings.embedded = []
+    changed = [*FLEET[:3], entry("chat.post", "Post a message to a Slack channel"), FLEET[4]]
+    second = ToolIndex(tmp_path, embedding_function=CountingEmbeddings()).sync(changed[:4])
+    assert second.updated == ["chat.post"]
+    assert second.removed == ["tickets.open"]
+    assert second.added == [] and second.unchanged == 3
+    assert CountingEmbeddings.embedded == [changed[3].search_text]
+
+
+def test_search_finds_tools_by_meaning_and_by_words(tmp_path):
+    index = ToolIndex(tmp_path)
+    index.sync(FLEET)
+    hits = index.search("undo the bad release of the payments service", k=3)
+    assert hits[0].name == "fleet.rollback"
+    assert hits[0].dense_rank is not None and hits[0].score > 0
+    assert index.search("wake up whoever is on call", k=1)[0].name == "oncall.page"
+    assert index.search("file a ticket", k=1)[0].name == "tickets.open"
+    assert len(index.search("anything", k=10)) == 5
+
+
+def test_an_empty_index_finds_nothing(tmp_path):
+    index = ToolIndex(tmp_path)
+    index.sync([])
+    assert index.search("deploy") == []
+
+
+def test_registry_tools_become_entries_with_their_parameters():
+    from engine.tools.builtin import BuiltinToolsConfig, builtin_registry
+
+    entries = entries_from_registry(builtin_registry(BuiltinToolsConfig()), source="builtin")
+    by_name = {e.name: e for e in entries}
+    assert "http.request" in by_name
+    text = by_name["http.request"].search_text
+    assert text.startswith("http request") and "url" in text
+    assert by_name["file.append"].side_effect == "mutating"

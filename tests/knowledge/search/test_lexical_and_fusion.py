@@ -1,0 +1,50 @@
+"""BM25 over tool texts, and reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.search.fusion import reciprocal_rank_fusion
+from knowledge.search.lexical import BM25, stem, words
+
+
+def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
+    assert words("deploy_service to the stagingEnv") == ["deploy", "service", "stag", "env"]
+    assert words("staging") == ["stag"]
+    assert stem("deploys") == stem("deploying") == stem("deployed") == "deploy"
+    assert stem("running") == "run" and stem("stopped") == "stop"
+    assert stem("policies") == "policy"
+    assert stem("bus") == "bus"  # too short to trim
+
+
+def test_bm25_ranks_the_document_sharing_the_rare_words_first():
+    index = BM25(
+        [
+            "Deploy a service version to an environment",
+            "Roll a service back to its previous release",
+            "Post a message to a chat channel",
+        ]
+    )
+    assert [i for i, _ in index.rank("roll back the release")] == [1]
+    ranked = index.rank("post the release notes to the channel")
+    assert ranked[0][0] == 2
+    assert index.rank("nothing in common") == []
+    assert index.scores("")[0] == 0.0
+
+
+def test_bm25_prefers_shorter_documents_for_the_same_match():
+    index = BM25(["deploy", "deploy a service with many extra words about other things"])
+    assert [i for i, _ in index.rank("deploy")] == [0, 1]
+
+
+def test_rrf_rewards_agreement_between_rankings():
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "c", "a"]])
+    assert [name for name, _ in fused] == ["b", "a", "c"]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_rrf_keeps_items_only_one_ranking_found_and_checks_weights():
+    fused = dict(reciprocal_rank_fusion([["a"], ["z"]], weights=[2.0, 1.0]))
+    assert fused["a"] > fused["z"]
+    with pytest.raises(ValueError, match="2 weights for 1 rankings"):
+        reciprocal_rank_fusion([["a"]], weights=[1.0, 1.0])
