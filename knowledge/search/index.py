@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.search.catalog import CatalogEntry, unique
+from knowledge.search.clauses import split_clauses
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
 from knowledge.search.lexical import BM25
@@ -59,11 +61,11 @@ class ToolIndex:
 
     def __init__(self, directory: Path, *, embedding_function: Any | None = None) -> None:
         self.client = open_client(directory)
+        self.embed = embedding_function or MiniLMEmbeddingFunction()
         self.collection = self.client.get_or_create_collection(
-            COLLECTION,
-            embedding_function=embedding_function or MiniLMEmbeddingFunction(),
-            metadata={"hnsw:space": "cosine"},
+            COLLECTION, embedding_function=self.embed, metadata={"hnsw:space": "cosine"}
         )
+        self._matrix: np.ndarray[Any, Any] = np.zeros((0, 0), dtype=np.float32)
         self.entries: dict[str, CatalogEntry] = {}
         self._lexical: BM25 | None = None
         self._names: list[str] = []
@@ -93,6 +95,10 @@ class ToolIndex:
         self.entries = wanted
         self._names = sorted(wanted)
         self._lexical = BM25([wanted[n].search_text for n in self._names])
+        if self._names:  # the vectors, in memory: scoring a catalog is one matrix product
+            stored = self.collection.get(ids=self._names, include=["embeddings"])
+            by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+            self._matrix = np.array([by_id[n] for n in self._names], dtype=np.float32)
         return SyncReport(
             added=sorted(added),
             updated=sorted(updated),
@@ -101,12 +107,18 @@ class ToolIndex:
         )
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
-        """The ``k`` best tools for ``query``: dense and lexical rankings fused."""
+        """The ``k`` best tools for ``query``. The dense ranking scores each tool by its best
+        match against the whole query or any of its clauses (a request for three things finds
+        three tools); the lexical ranking is BM25 over the whole query; the two are fused by
+        reciprocal rank."""
         if not self.entries or self._lexical is None:
             return []
         limit = min(CANDIDATES, len(self.entries))
-        found = self.collection.query(query_texts=[query], n_results=limit)
-        dense = [name for name in found["ids"][0] if name in self.entries]
+        texts = [query, *[c for c in split_clauses(query) if c != query]]
+        vectors = np.array(self.embed(texts), dtype=np.float32)
+        similarity = (vectors @ self._matrix.T).max(axis=0)  # each tool's best clause
+        order = np.argsort(-similarity, kind="stable")[:limit]
+        dense = [self._names[i] for i in order]
         lexical = [self._names[i] for i, _ in self._lexical.rank(query, limit)]
         fused = reciprocal_rank_fusion([dense, lexical])
         dense_rank = {name: i for i, name in enumerate(dense, start=1)}

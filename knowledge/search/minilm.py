@@ -106,24 +106,41 @@ class MiniLM:
             )
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer.no_padding()  # texts are padded per batch of similar length
 
     def encode(self, texts: Sequence[str]) -> Array:
-        """One L2-normalised 384-dimensional vector per text (float32, shape ``(n, 384)``)."""
+        """One L2-normalised 384-dimensional vector per text (float32, shape ``(n, 384)``).
+
+        Texts are batched with others of similar length (a batch computes every text at the
+        length of its longest, so mixing a long request with its short clauses would waste
+        most of the work)."""
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)
-        parts = [
-            self._encode_batch(list(texts[i : i + BATCH_SIZE]))
-            for i in range(0, len(texts), BATCH_SIZE)
-        ]
-        return np.concatenate(parts, axis=0)
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        result = np.zeros((len(encodings), self.hidden), dtype=np.float32)
+        batch: list[int] = []
+        for index in order:
+            if batch and (
+                len(batch) >= BATCH_SIZE
+                or len(encodings[index].ids) > 1.25 * len(encodings[batch[0]].ids) + 4
+            ):
+                result[batch] = self._encode_batch([encodings[i] for i in batch])
+                batch = []
+            batch.append(index)
+        result[batch] = self._encode_batch([encodings[i] for i in batch])
+        return result
 
-    def _encode_batch(self, texts: list[str]) -> Array:
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-        segments = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        length = ids.shape[1]
+    def _encode_batch(self, encodings: list[Any]) -> Array:
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        mask = np.zeros((len(encodings), length), dtype=np.float32)
+        segments = np.zeros((len(encodings), length), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            ids[row, :n] = encoding.ids
+            mask[row, :n] = 1.0
+            segments[row, :n] = encoding.type_ids
         x = self.word[ids] + self.position[np.arange(length)][None, :, :] + self.segment[segments]
         x = _layer_norm(x, *self.embed_norm, self.eps)
         blocked = (1.0 - mask)[:, None, None, :] * np.float32(-1e9)  # padding gets no attention
