@@ -37,6 +37,7 @@ from knowledge.history.errors import (
     InvalidPatchError,
     NotFoundError,
 )
+from knowledge.history.exemplars import list_exemplars, record_exemplar
 from knowledge.history.feedback import (
     feedback_for,
     normalize_reaction,
@@ -72,6 +73,7 @@ from knowledge.history.views import (
     BudgetInfo,
     BudgetLimit,
     BudgetStatus,
+    ExemplarInfo,
     FeedbackInfo,
     PatternInfo,
     PatternState,
@@ -106,6 +108,7 @@ __all__ = [
     "BudgetLimit",
     "BudgetStatus",
     "ConflictError",
+    "ExemplarInfo",
     "FeedbackInfo",
     "HistoryError",
     "InvalidArgumentError",
@@ -146,6 +149,7 @@ __all__ = [
     "get_version",
     "get_version_by_id",
     "history",
+    "list_exemplars",
     "list_patterns",
     "list_proposals",
     "list_workflows",
@@ -157,6 +161,7 @@ __all__ = [
     "query_runs",
     "query_step_records",
     "reaction_score",
+    "record_exemplar",
     "record_feedback",
     "record_fitness",
     "record_usage",

@@ -369,3 +369,15 @@ class BudgetStatus(_View):
         if not hit:
             return None
         return "; ".join(limit.describe(self.workflow) for limit in hit)
+
+
+class ExemplarInfo(_View):
+    """A request and the workflow version a person accepted for it."""
+
+    id: int
+    request: str
+    workflow_id: int
+    version_id: int
+    accepted_how: str
+    accepted_by: str
+    created_at: datetime

@@ -339,6 +339,25 @@ class Pattern(Base):
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Exemplar(Base):
+    """A request and the workflow version a person accepted for it (ran it successfully,
+    approved it, or saved it): what the planner adapts when a similar request comes."""
+
+    __tablename__ = "exemplars"
+    __table_args__ = (UniqueConstraint("request_hash", "version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request: Mapped[str] = mapped_column(Text)
+    request_hash: Mapped[str] = mapped_column(String(64), comment="sha256 of the request text")
+    workflow_id: Mapped[int] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id", ondelete="CASCADE"))
+    accepted_how: Mapped[str] = mapped_column(String(20), comment="ran, approved or saved")
+    accepted_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # ---------------------------------------------------------------------------- accounting
 
 
