@@ -22,17 +22,17 @@ def upsert(
     """Insert ``values`` into ``model``'s table or, when a row with the same ``conflict``
     columns exists, update it with ``update(excluded)`` (``excluded`` is the proposed row,
     the model's columns are the existing one), atomically in one statement."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = postgresql.insert(model).values(**values)
-        statement: Any = pg.on_conflict_do_update(
-            index_elements=list(conflict), set_=dict(update(pg.excluded))
-        )
-    elif dialect == "sqlite":
-        lite = sqlite.insert(model).values(**values)
-        statement = lite.on_conflict_do_update(
-            index_elements=list(conflict), set_=dict(update(lite.excluded))
-        )
-    else:  # pragma: no cover - Database refuses other backends
-        raise NotImplementedError(f"no upsert for {dialect}")
+    insert = dialect_insert(session.get_bind().dialect.name, model).values(**values)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(conflict), set_=dict(update(insert.excluded))
+    )
     session.execute(statement, execution_options={"synchronize_session": False})
+
+
+def dialect_insert(dialect: str, model: type[Base]) -> Any:
+    """The INSERT of ``dialect`` that knows ``ON CONFLICT`` (SQLite's or PostgreSQL's)."""
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"no upsert for {dialect}")  # Database refuses other backends

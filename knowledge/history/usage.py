@@ -12,11 +12,11 @@ from datetime import date
 from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from knowledge.history._lookup import WorkflowRef, workflow_row
+from knowledge.history._upsert import dialect_insert
 from knowledge.history.audit import audit
 from knowledge.history.errors import InvalidArgumentError, NotFoundError
 from knowledge.history.views import BudgetInfo, BudgetLimit, BudgetStatus, UsageInfo
@@ -94,12 +94,7 @@ def _increment_statement(dialect: str) -> Any:
     """The usage upsert of ``dialect``, built once (building it costs more than running it)."""
     statement = _INCREMENTS.get(dialect)
     if statement is None:
-        if dialect == "postgresql":
-            insert: Any = postgresql.insert(Usage)
-        elif dialect == "sqlite":
-            insert = sqlite.insert(Usage)
-        else:  # pragma: no cover - Database refuses other backends
-            raise NotImplementedError(f"no upsert for {dialect}")
+        insert = dialect_insert(dialect, Usage)
         new = insert.excluded
         statement = _INCREMENTS[dialect] = insert.on_conflict_do_update(
             index_elements=["day", "workflow_id"],

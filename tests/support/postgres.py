@@ -36,6 +36,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -127,19 +128,19 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(server log is empty)"
 
 
-class PostgresServer:
+class PostgresServer(ABC):
     """A PostgreSQL server the tests may create and drop databases on.
 
     Subclasses say where it is (:meth:`url`) and how it ends (:meth:`stop`).
     """
 
+    @abstractmethod
     def url(self, database: str = "postgres") -> str:
         """A ``postgresql://`` URL of ``database`` on this server."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stop(self) -> None:
         """Release the server (idempotent)."""
-        raise NotImplementedError
 
     def maintenance_url(self) -> str:
         """Where ``CREATE DATABASE`` and ``DROP DATABASE`` are sent from."""

@@ -414,3 +414,25 @@ def dead_pid() -> int:
 def dead_local_owner() -> str:
     """An owner on this host whose process is gone."""
     return f"{socket.gethostname()}:{dead_pid()}:x"
+
+
+async def start_blocked(
+    runner: DurableRunner, version: int, gate_name: str, lab: Lab, **kw: Any
+) -> Any:
+    """Start a run and wait until its call ``gate_name`` is blocked; returns the ticket."""
+    gate = lab.gates.get(gate_name) or lab.gate(gate_name)
+    ticket = await runner.start(version, started_by="alice", **kw)
+    assert ticket.created and ticket.handle is not None
+    await gate.wait_entered()
+    return ticket
+
+
+async def crash_while_in(
+    runner: DurableRunner, version: int, gate_name: str, lab: Lab, **kw: Any
+) -> Any:
+    """Start a run, let the process "die" while call ``gate_name`` runs, then let that call
+    return (into nothing); returns the ticket."""
+    ticket = await start_blocked(runner, version, gate_name, lab, **kw)
+    await crash(runner, ticket.run_id)
+    lab.gates[gate_name].open()
+    return ticket

@@ -17,7 +17,6 @@ from knowledge.durable.runner import DurableRunner, process_owner
 from knowledge.store.redaction import Redactor
 from tests.knowledge.durable.helpers import (
     OTHER_HOST_OWNER,
-    Lab,
     approval_row,
     audit_actions,
     blueprint,
@@ -29,22 +28,13 @@ from tests.knowledge.durable.helpers import (
     rows_of,
     run_row,
     set_owner,
+    start_blocked,
     step,
     step_rows,
     store_version,
     usage_rows,
     wait_until,
 )
-
-
-async def start_blocked(runner: DurableRunner, version: int, gate_name: str, lab: Lab, **kw: Any):
-    """Start a run and wait until its call ``gate_name`` is blocked; returns the ticket."""
-    gate = lab.gates.get(gate_name) or lab.gate(gate_name)
-    ticket = await runner.start(version, started_by="alice", **kw)
-    assert ticket.created and ticket.handle is not None
-    await gate.wait_entered()
-    return ticket
-
 
 # ---------------------------------------------------------------------------- resuming
 

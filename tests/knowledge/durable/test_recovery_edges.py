@@ -21,6 +21,7 @@ from tests.knowledge.durable.helpers import (
     blueprint,
     bury,
     crash,
+    crash_while_in,
     result,
     run_row,
     step,
@@ -89,11 +90,9 @@ async def test_a_compensation_that_failed_before_the_crash_is_not_tried_again(db
         ),
     )
     a = DurableRunner(db, registry, owner="A")
-    gate = lab.gate("undo2")
-    ticket = await a.start(version, started_by="alice")
-    await gate.wait_entered()  # undo1 already failed; undo2 is running
-    await crash(a, ticket.run_id)
-    gate.open()
+    ticket = await crash_while_in(
+        a, version, "undo2", lab
+    )  # undo1 already failed; undo2 is running
     async with DurableRunner(db, registry, owner="B") as b:
         report = await b.recover()
         record = await result(report.resumed[ticket.run_id])
@@ -114,11 +113,7 @@ async def test_a_run_this_process_cannot_resume_waits_for_a_person(db, lab, regi
         ),
     )
     a = DurableRunner(db, registry, owner="A")
-    gate = lab.gate("m")
-    ticket = await a.start(version, started_by="alice")
-    await gate.wait_entered()
-    await crash(a, ticket.run_id)
-    gate.open()
+    ticket = await crash_while_in(a, version, "m", lab)
     smaller = ToolRegistry([registry.get("lab.echo")])  # this process lacks lab.mutate
     async with DurableRunner(db, smaller, owner="B") as b:
         report = await b.recover()
@@ -147,11 +142,7 @@ async def test_a_run_that_needs_attention_can_be_given_up(db, lab, registry):
         blueprint("give-up", step("a", "lab.mutate"), step("m", "lab.mutate", depends_on=["a"])),
     )
     a = DurableRunner(db, registry, owner="A")
-    gate = lab.gate("m")
-    ticket = await a.start(version, started_by="alice")
-    await gate.wait_entered()
-    await crash(a, ticket.run_id)
-    gate.open()
+    ticket = await crash_while_in(a, version, "m", lab)
     async with DurableRunner(db, registry, owner="B") as b:
         assert list((await b.recover()).needs_attention) == [ticket.run_id]
     await bury(a, ticket.handle)
@@ -184,11 +175,7 @@ async def test_a_truncated_harmless_output_read_by_the_run_outputs_is_made_again
         ),
     )
     a = DurableRunner(db, registry, owner="A")
-    gate = lab.gate("b")
-    ticket = await a.start(version, started_by="alice")
-    await gate.wait_entered()
-    await crash(a, ticket.run_id)
-    gate.open()
+    ticket = await crash_while_in(a, version, "b", lab)
     async with DurableRunner(db, registry, owner="B") as b:
         record = await result((await b.recover()).resumed[ticket.run_id])
     await bury(a, ticket.handle)
@@ -211,11 +198,7 @@ async def test_a_step_that_only_waits_for_a_truncated_mutating_one_does_not_need
     )
     redactor = Redactor(max_stored_bytes=256)
     a = DurableRunner(db, registry, redactor=redactor, owner="A")
-    gate = lab.gate("after")
-    ticket = await a.start(version, started_by="alice")
-    await gate.wait_entered()
-    await crash(a, ticket.run_id)
-    gate.open()
+    ticket = await crash_while_in(a, version, "after", lab)
     async with DurableRunner(db, registry, redactor=redactor, owner="B") as b:
         report = await b.recover()
         assert not report.needs_attention
