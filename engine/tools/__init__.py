@@ -13,6 +13,7 @@ from engine.tools.base import (
 )
 from engine.tools.function import FunctionTool, tool
 from engine.tools.registry import ToolRegistry
+from engine.tools.schema import SchemaTool, ToolCallable
 
 __all__ = [
     "Cost",
@@ -20,8 +21,10 @@ __all__ = [
     "FunctionTool",
     "ParamIssue",
     "RiskLevel",
+    "SchemaTool",
     "SideEffect",
     "Tool",
+    "ToolCallable",
     "ToolContext",
     "ToolRegistry",
     "ToolResult",

@@ -8,7 +8,7 @@ and adapts what worked.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ def record_exemplar(
         select(Exemplar).where(Exemplar.request_hash == digest, Exemplar.version_id == version_id)
     ).one_or_none()
     if existing is not None:
-        return _info(existing)
+        return _info(existing, version.blueprint)
     row = Exemplar(
         request=request,
         request_hash=digest,
@@ -64,7 +64,7 @@ def record_exemplar(
         subject_id=version_id,
         detail={"how": how},
     )
-    return _info(row)
+    return _info(row, version.blueprint)
 
 
 def list_exemplars(session: Session, *, limit: int | None = None) -> list[ExemplarInfo]:
@@ -72,13 +72,19 @@ def list_exemplars(session: Session, *, limit: int | None = None) -> list[Exempl
     query = select(Exemplar).order_by(Exemplar.id.desc())
     if limit is not None:
         query = query.limit(limit)
-    return [_info(row) for row in session.scalars(query)]
+    rows = list(session.scalars(query))
+    versions = select(WorkflowVersion.id, WorkflowVersion.blueprint).where(
+        WorkflowVersion.id.in_({row.version_id for row in rows})
+    )
+    blueprints = {vid: blueprint for vid, blueprint in session.execute(versions)}
+    return [_info(row, blueprints[row.version_id]) for row in rows]
 
 
-def _info(row: Exemplar) -> ExemplarInfo:
+def _info(row: Exemplar, blueprint: dict[str, Any]) -> ExemplarInfo:
     return ExemplarInfo(
         id=row.id,
         request=row.request,
+        blueprint=blueprint,
         workflow_id=row.workflow_id,
         version_id=row.version_id,
         accepted_how=row.accepted_how,

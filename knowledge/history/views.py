@@ -376,6 +376,8 @@ class ExemplarInfo(_View):
 
     id: int
     request: str
+    blueprint: dict[str, Any]
+    """The accepted version's blueprint (what the planner adapts)."""
     workflow_id: int
     version_id: int
     accepted_how: str
