@@ -1,0 +1,1 @@
+"""Where tools come from besides Python code: MCP servers and OpenAPI documents."""
