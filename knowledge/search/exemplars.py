@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.history.views import ExemplarInfo
+from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
 from knowledge.search.index import open_client
@@ -39,7 +40,9 @@ class ExemplarIndex:
     def __init__(self, directory: Path, *, embedding_function: Any | None = None) -> None:
         self.embed = embedding_function or MiniLMEmbeddingFunction()
         self.collection = open_client(directory).get_or_create_collection(
-            COLLECTION, embedding_function=self.embed, metadata={"hnsw:space": "cosine"}
+            COLLECTION + collection_suffix(self.embed),
+            embedding_function=self.embed,
+            metadata={"hnsw:space": "cosine"},
         )
         self.exemplars: list[ExemplarInfo] = []
         self._matrix: np.ndarray[Any, Any] = np.zeros((0, 0), dtype=np.float32)

@@ -7,6 +7,7 @@ changed and deletes tools that are gone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,17 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge.search.catalog import CatalogEntry, unique
 from knowledge.search.clauses import split_clauses
+from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
-from knowledge.search.lexical import BM25
+from knowledge.search.lexical import BM25, words
 
 COLLECTION = "tools"
 #: Each ranking contributes this many candidates to the fusion.
 CANDIDATES = 50
+#: Weight of the tool-name words a clause contains, next to cosine similarity (see
+#: :meth:`ToolIndex.clause_scores`).
+NAME_WORD_WEIGHT = 0.3
 
 
 class SearchHit(BaseModel):
@@ -63,12 +68,15 @@ class ToolIndex:
         self.client = open_client(directory)
         self.embed = embedding_function or MiniLMEmbeddingFunction()
         self.collection = self.client.get_or_create_collection(
-            COLLECTION, embedding_function=self.embed, metadata={"hnsw:space": "cosine"}
+            COLLECTION + collection_suffix(self.embed),
+            embedding_function=self.embed,
+            metadata={"hnsw:space": "cosine"},
         )
         self._matrix: np.ndarray[Any, Any] = np.zeros((0, 0), dtype=np.float32)
         self.entries: dict[str, CatalogEntry] = {}
         self._lexical: BM25 | None = None
         self._names: list[str] = []
+        self._name_terms: list[dict[str, float]] = []
 
     def sync(self, entries: Sequence[CatalogEntry]) -> SyncReport:
         """Make the index hold exactly ``entries``, embedding only what changed."""
@@ -95,6 +103,7 @@ class ToolIndex:
         self.entries = wanted
         self._names = sorted(wanted)
         self._lexical = BM25([wanted[n].search_text for n in self._names])
+        self._name_terms = _name_term_weights([wanted[n] for n in self._names])
         if self._names:  # the vectors, in memory: scoring a catalog is one matrix product
             stored = self.collection.get(ids=self._names, include=["embeddings"])
             by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
@@ -133,3 +142,51 @@ class ToolIndex:
             )
             for name, score in fused[:k]
         ]
+
+    @property
+    def names(self) -> list[str]:
+        """The indexed tools' names, in the column order of :meth:`clause_scores`."""
+        return list(self._names)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
+        """The embeddings of ``texts`` (one L2-normalised row each)."""
+        return np.array(self.embed(list(texts)), dtype=np.float32)
+
+    def clause_scores(
+        self, clauses: Sequence[str], vectors: np.ndarray[Any, Any] | None = None
+    ) -> np.ndarray[Any, Any]:
+        """How well each tool fits each clause: a ``(clauses, tools)`` matrix of cosine
+        similarity plus :data:`NAME_WORD_WEIGHT` times the share (by rarity) of the tool's
+        name words that the clause contains ("email" in a clause points at ``send_email``).
+        ``vectors`` are the clauses' embeddings when the caller has them already."""
+        if not self._names or not clauses:
+            return np.zeros((len(clauses), len(self._names)), dtype=np.float32)
+        if vectors is None:
+            vectors = self.embed_texts(clauses)
+        scores = vectors @ self._matrix.T
+        for row, clause in enumerate(clauses):
+            terms = set(words(clause))
+            for column, weights in enumerate(self._name_terms):
+                hit = sum(w for term, w in weights.items() if term in terms)
+                if hit:
+                    scores[row, column] += NAME_WORD_WEIGHT * hit
+        return scores
+
+
+def _name_term_weights(entries: Sequence[CatalogEntry]) -> list[dict[str, float]]:
+    """For each tool, its name words weighted by rarity across the catalog, summing to 1."""
+    named = [set(words(_name_words(entry.name))) for entry in entries]
+    frequency: dict[str, int] = {}
+    for terms in named:
+        for term in terms:
+            frequency[term] = frequency.get(term, 0) + 1
+    result: list[dict[str, float]] = []
+    for terms in named:
+        raw = {t: math.log(1 + len(entries) / frequency[t]) for t in terms}
+        total = sum(raw.values()) or 1.0
+        result.append({t: w / total for t, w in raw.items()})
+    return result
+
+
+def _name_words(name: str) -> str:
+    return name.replace(".", " ").replace("_", " ").replace("-", " ")

@@ -30,7 +30,7 @@ class _Config(BaseModel):
 
 
 class McpServerConfig(_Config):
-    """One MCP server: started over stdio (``command``) or reached over streamable HTTP (``url``)."""
+    """An MCP server: started over stdio (``command``) or reached by streamable HTTP (``url``)."""
 
     name: str = Field(pattern=SOURCE_NAME_PATTERN, description="Prefix of its tools' names.")
     command: str | None = Field(None, description="stdio: the program to start.")

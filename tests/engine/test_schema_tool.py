@@ -39,7 +39,7 @@ def test_missing_unknown_and_wrong_type_are_each_named() -> None:
         ("cty", "unknown_param"),
         ("days", "invalid_param"),
     ]
-    unknown = [i for i in make().check_params({"cty": "x"}, frozenset()) if i.param == "cty"][0]
+    unknown = next(i for i in make().check_params({"cty": "x"}, frozenset()) if i.param == "cty")
     assert "city" in (unknown.hint or "")
 
 
