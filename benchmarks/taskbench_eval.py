@@ -39,16 +39,20 @@ def load_catalog(data: Path) -> list[CatalogEntry]:
             description=node["desc"],
             parameters={
                 "type": "object",
-                "properties": {
-                    p["name"]: {"type": p["type"], "description": p["desc"]}
-                    for p in node["parameters"]
-                },
+                "properties": {p["name"]: _param_schema(p) for p in node["parameters"]},
                 "required": [p["name"] for p in node["parameters"]],
             },
             source="taskbench",
         )
         for node in nodes
     ]
+
+
+def _param_schema(param: dict[str, Any]) -> dict[str, Any]:
+    """TaskBench's parameter as JSON Schema (its "date" type is a string in ISO format)."""
+    if param["type"] == "date":
+        return {"type": "string", "format": "date", "description": param["desc"]}
+    return {"type": param["type"], "description": param["desc"]}
 
 
 def load_samples(data: Path) -> list[dict[str, Any]]:

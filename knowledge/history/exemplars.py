@@ -76,7 +76,9 @@ def list_exemplars(session: Session, *, limit: int | None = None) -> list[Exempl
     versions = select(WorkflowVersion.id, WorkflowVersion.blueprint).where(
         WorkflowVersion.id.in_({row.version_id for row in rows})
     )
-    blueprints = {vid: blueprint for vid, blueprint in session.execute(versions)}
+    blueprints: dict[int, dict[str, Any]] = {}
+    for version_id, blueprint in session.execute(versions):
+        blueprints[version_id] = blueprint
     return [_info(row, blueprints[row.version_id]) for row in rows]
 
 

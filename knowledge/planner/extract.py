@@ -1,0 +1,372 @@
+"""Values a request states: quoted strings, dates, times, numbers, amounts, phone numbers,
+emails, URLs, channels, mentions, file names and named entities.
+
+Each :class:`Mention` has a kind, the text as written, a normalised value (dates become ISO
+``YYYY-MM-DD``) and its position, so the planner can fill a step's params from the clause that
+asked for the step.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+MentionKind = Literal[
+    "quoted",
+    "email",
+    "url",
+    "phone",
+    "date",
+    "time",
+    "amount",
+    "year",
+    "number",
+    "channel",
+    "mention",
+    "file",
+    "address",
+    "entity",
+]
+
+
+class Mention(BaseModel):
+    """A value found in the text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: MentionKind
+    text: str
+    value: str
+    start: int
+    end: int
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)"
+
+_PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
+    (
+        "quoted",
+        re.compile(
+            r"(?<![\w])(?:'(?P<q1>[^'\n]{1,200}?)'(?![\w])|\"(?P<q2>[^\"\n]{1,200}?)\"|“(?P<q3>[^”\n]{1,200}?)”|‘(?P<q4>[^’\n]{1,200}?)’)"
+        ),
+    ),
+    ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("url", re.compile(r"\bhttps?://[^\s<>\"')]+[^\s<>\"').,;:!?]")),
+    (
+        "date",
+        re.compile(
+            r"\b(?P<iso>(?:19|20)\d\d-[01]\d-[0-3]\d)\b"
+            rf"|\b(?P<md>{_MONTH})\s+{_DAY}(?:,?\s+{_YEAR})?\b"
+            rf"|\b(?:the\s+)?(?P<dm_day>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm>{_MONTH})(?:,?\s+(?P<dm_year>(?:19|20)\d\d))?\b"
+            r"|\b(?P<us>[01]?\d)/(?P<us_day>[0-3]?\d)/(?P<us_year>(?:19|20)\d\d)\b"
+            r"|\b(?P<rel>today|tomorrow|yesterday)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "time",
+        re.compile(
+            r"\b(?:[01]?\d|2[0-3])(?::[0-5]\d)?\s?(?:[AaPp]\.?[Mm]\.?)(?![\w])|\b(?:[01]?\d|2[0-3]):[0-5]\d\b"
+        ),
+    ),
+    (
+        "phone",
+        re.compile(
+            r"(?<![\w-])(?:\+\d{1,3}[\s-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
+            r"|(?<![\w-])\+?\d{10,13}(?![\w-])"
+        ),
+    ),
+    (
+        "amount",
+        re.compile(
+            r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars|euros|pounds)\b)"
+        ),
+    ),
+    ("channel", re.compile(r"(?<![\w&])#[a-z0-9][a-z0-9_\-]{0,79}\b")),
+    ("mention", re.compile(r"(?<![\w])@[A-Za-z0-9][\w.\-]{0,79}\b|<@[A-Z0-9]+>")),
+    (
+        "file",
+        re.compile(
+            r"\b[\w\-]+\.(?:txt|pdf|docx?|xlsx?|csv|pptx?|jpe?g|png|gif|mp3|mp4|wav|zip|json|ya?ml|md)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "address",
+        re.compile(
+            r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|"
+            r"Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Square|Sq)\b"
+        ),
+    ),
+    ("year", re.compile(r"\b(?:19|20)\d\d\b")),
+    ("number", re.compile(r"(?<![\w.$€£-])\d+(?:\.\d+)?(?![\w])")),
+]
+
+#: Capitalised words that start sentences or are pronouns, not names.
+_NOT_NAMES = frozenset(
+    [
+        "i",
+        "i'm",
+        "i've",
+        "i'd",
+        "i'll",
+        "a",
+        "an",
+        "the",
+        "my",
+        "our",
+        "your",
+        "can",
+        "could",
+        "would",
+        "will",
+        "please",
+        "also",
+        "and",
+        "then",
+        "after",
+        "once",
+        "finally",
+        "lastly",
+        "first",
+        "firstly",
+        "secondly",
+        "next",
+        "meanwhile",
+        "additionally",
+        "moreover",
+        "furthermore",
+        "however",
+        "so",
+        "but",
+        "or",
+        "if",
+        "when",
+        "while",
+        "let",
+        "let's",
+        "hey",
+        "hi",
+        "hello",
+        "thanks",
+        "thank",
+        "it",
+        "it's",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "how",
+        "is",
+        "are",
+        "was",
+        "be",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "need",
+        "want",
+        "afterwards",
+        "besides",
+        "oh",
+        "okay",
+        "ok",
+        "yes",
+        "no",
+        "sure",
+        "great",
+    ]
+)
+_ENTITY = re.compile(
+    r"(?:[A-Z][\w'&\-]*|[A-Z]{2,})(?:\s+(?:of\s+|the\s+|de\s+|and\s+)?(?:[A-Z][\w'&\-]*|\d+))*"
+)
+
+
+def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
+    """Every value in ``text``, in order; overlapping matches keep the first kind listed
+    (a date inside quotes is a quoted string, a phone number is not also a number)."""
+    taken: list[tuple[int, int]] = []
+    found: list[Mention] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in taken)
+
+    for kind, pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if not free(start, end):
+                continue
+            raw = match.group(0)
+            value = _normalise(kind, match, today or date.today())
+            if value is None:
+                continue
+            if kind == "quoted":
+                inner = next(g for g in match.groups() if g is not None)
+                start, end = match.start() + 1, match.end() - 1
+                raw = value = inner
+                taken.append((match.start(), match.end()))
+            else:
+                taken.append((start, end))
+            found.append(Mention(kind=kind, text=raw, value=value, start=start, end=end))
+    for match in _ENTITY.finditer(text):
+        start, end = match.span()
+        raw = match.group(0).rstrip("'")
+        if raw.endswith("'s"):
+            raw = raw[:-2]
+        words = raw.split()
+        at_sentence_start = not text[:start].rstrip() or text[:start].rstrip()[-1] in ".!?\n"
+        while words and (
+            words[0].lower() in _NOT_NAMES
+            or (at_sentence_start and words[0].lower() in _COMMON_VERBS)
+        ):
+            words.pop(0)
+        if not words:
+            continue
+        raw = " ".join(words)
+        start = text.find(raw, start)
+        end = start + len(raw)
+        if not free(start, end) or _sentence_start_only(text, start, raw):
+            continue
+        taken.append((start, end))
+        found.append(Mention(kind="entity", text=raw, value=raw, start=start, end=end))
+    return sorted(found, key=lambda m: m.start)
+
+
+def _sentence_start_only(text: str, start: int, raw: str) -> bool:
+    """A single capitalised word that starts a sentence ("Could", "Go") and is capitalised
+    nowhere else: capitalisation says nothing about it being a name."""
+    if " " in raw or raw.isupper():
+        return False
+    before = text[:start].rstrip()
+    if before and before[-1] not in ".!?\n":
+        return False
+    mid_sentence = re.search(rf"[^.!?\s]\s+{re.escape(raw)}\b", text)
+    return mid_sentence is None
+
+
+_COMMON_VERBS = frozenset(
+    [
+        "book",
+        "send",
+        "play",
+        "make",
+        "order",
+        "buy",
+        "sell",
+        "pay",
+        "set",
+        "take",
+        "print",
+        "search",
+        "share",
+        "get",
+        "see",
+        "find",
+        "open",
+        "deploy",
+        "run",
+        "check",
+        "post",
+        "tell",
+        "notify",
+        "schedule",
+        "create",
+        "add",
+        "remove",
+        "delete",
+        "update",
+        "install",
+        "start",
+        "stop",
+        "restart",
+        "look",
+        "help",
+        "arrange",
+        "organize",
+        "organise",
+        "attend",
+        "apply",
+        "enroll",
+        "borrow",
+        "deliver",
+        "record",
+        "call",
+        "email",
+        "text",
+        "remind",
+    ]
+)
+
+
+def _normalise(kind: MentionKind, match: re.Match[str], today: date) -> str | None:
+    raw = match.group(0)
+    if kind == "quoted":
+        return next(g for g in match.groups() if g is not None).strip() or None
+    if kind == "date":
+        return _iso_date(match, today)
+    if kind == "time":
+        return raw.strip().removesuffix(".") if raw.rstrip().endswith("M.") else raw.strip()
+    if kind == "amount":
+        return re.sub(r"[^\d.]", "", raw) or None
+    if kind == "url":
+        return raw
+    return raw.strip()
+
+
+def _iso_date(match: re.Match[str], today: date) -> str | None:
+    groups = match.groupdict()
+    try:
+        if groups.get("iso"):
+            return date.fromisoformat(groups["iso"]).isoformat()
+        if groups.get("md"):
+            month = _MONTHS[groups["md"].rstrip(".").lower()]
+            year = int(groups["year"]) if groups.get("year") else today.year
+            return date(year, month, int(groups["day"])).isoformat()
+        if groups.get("dm"):
+            month = _MONTHS[groups["dm"].rstrip(".").lower()]
+            year = int(groups["dm_year"]) if groups.get("dm_year") else today.year
+            return date(year, month, int(groups["dm_day"])).isoformat()
+        if groups.get("us"):
+            return date(
+                int(groups["us_year"]), int(groups["us"]), int(groups["us_day"])
+            ).isoformat()
+        if groups.get("rel"):
+            offset = {"today": 0, "tomorrow": 1, "yesterday": -1}[groups["rel"].lower()]
+            return (today + timedelta(days=offset)).isoformat()
+    except ValueError:
+        return None  # "February 30": not a date
+    return None

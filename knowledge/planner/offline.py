@@ -1,0 +1,362 @@
+"""The offline planner: a blueprint from the request's own words, with no LLM.
+
+1. Read the request as clauses ("… then …", "meanwhile …"), noting which ones ask for
+   something.
+2. Score every tool against every clause (meaning, plus the tool's name words; with exemplar
+   memory, also the phrases people used for each tool in accepted requests) and give each
+   asking clause its best tool when the score is convincing.
+3. Order the steps as the request mentions them; each waits for the one before unless its
+   clause says it can run alongside ("meanwhile", "at the same time").
+4. Fill params from the clause (see :mod:`knowledge.planner.params`); a free-text param of a
+   step whose clause refers back ("send it", "post the results") takes the previous step's
+   output. Required values the request does not give become blueprint inputs, and the plan
+   comes with a question asking for them.
+5. When a past request is nearly the same, adapt its accepted blueprint instead (its literal
+   values replaced by this request's).
+
+Every plan is checked by the engine's validation before it is returned.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from engine.tools.registry import ToolRegistry
+from engine.validation import validate_blueprint
+from knowledge.planner.clauses import Clause, read_clauses
+from knowledge.planner.extract import Mention, find_mentions
+from knowledge.planner.params import fill_params
+from knowledge.planner.phrases import ToolPhrases
+from knowledge.planner.result import PlanPath, PlanResult, Retrieval
+from knowledge.search.exemplars import ExemplarHit
+from knowledge.search.index import ToolIndex
+
+
+@dataclass(frozen=True)
+class OfflineSettings:
+    """The offline planner's thresholds (scores are cosine similarity plus name-word bonus)."""
+
+    accept: float = 0.30
+    """Least score for a clause that asks for something to become a step."""
+    accept_scene: float = 0.45
+    """Least score for a clause that only sets the scene ("I have a trip on Monday")."""
+    adapt_similarity: float = 0.93
+    """Least similarity of a past request for its blueprint to be adapted."""
+    question_below: float = 0.35
+    """Below this confidence the plan comes with a clarifying question."""
+    max_steps: int = 30
+
+
+@dataclass
+class _Pick:
+    clause: Clause
+    tool: str
+    score: float
+    depends_on: list[str] = field(default_factory=list)
+
+
+_REFERS_BACK = re.compile(
+    r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
+    r"list|details|data|findings|answer|response|confirmation|status))\b",
+    re.IGNORECASE,
+)
+
+
+class OfflinePlanner:
+    """Plans from the tool index (and exemplar memory when given), with no LLM."""
+
+    def __init__(
+        self,
+        index: ToolIndex,
+        registry: ToolRegistry,
+        *,
+        phrases: ToolPhrases | None = None,
+        settings: OfflineSettings | None = None,
+        today: date | None = None,
+    ) -> None:
+        self.index = index
+        self.registry = registry
+        self.phrases = phrases
+        self.settings = settings or OfflineSettings()
+        self.today = today
+
+    # ------------------------------------------------------------------------------ public
+
+    def plan(self, request: str, retrieval: Retrieval | None = None) -> PlanResult:
+        """A validated blueprint for ``request`` (possibly with a question), or a question
+        alone when no tool fits."""
+        started = time.perf_counter()
+        request = request.strip()
+        retrieval = retrieval or Retrieval()
+        considered = [hit.name for hit in retrieval.tools]
+        close = _closest_exemplar(retrieval.exemplars, self.settings.adapt_similarity)
+        if close is not None:
+            adapted = self._adapt(request, close, considered, started)
+            if adapted is not None:
+                return adapted
+        clauses = read_clauses(request) or [
+            Clause(text=request, start=0, end=len(request), asks=True)
+        ]
+        picks = self._pick_tools(clauses)
+        if not picks:
+            best = ", ".join(considered[:3]) or "none"
+            return PlanResult(
+                request=request,
+                question=(
+                    "I could not tell which tool this needs. Could you say what should be "
+                    f"done, step by step? (closest tools: {best})"
+                ),
+                explanation="no clause of the request matched a tool convincingly",
+                path=PlanPath.OFFLINE,
+                confidence=0.0,
+                tools_considered=considered,
+                latency_ms=_ms(started),
+            )
+        return self._build(request, clauses, picks, considered, started)
+
+    # ------------------------------------------------------------------------ choosing tools
+
+    def _pick_tools(self, clauses: Sequence[Clause]) -> list[_Pick]:
+        names = self.index.names
+        if not names:
+            return []
+        texts = [c.text for c in clauses]
+        vectors = self.index.embed_texts(texts)
+        scores = self.index.clause_scores(texts, vectors)
+        if self.phrases is not None:
+            scores = scores + self.phrases.scores(vectors, names)
+        picks: list[_Pick] = []
+        for row, clause in enumerate(clauses):
+            column = int(np.argmax(scores[row]))
+            score = float(scores[row, column])
+            floor = self.settings.accept if clause.asks else self.settings.accept_scene
+            if score < floor or names[column] not in self.registry:
+                continue
+            previous = next((p for p in picks if p.tool == names[column]), None)
+            if previous is not None:
+                previous.score = max(previous.score, score)
+                continue  # the same tool again: one step
+            picks.append(_Pick(clause=clause, tool=names[column], score=score))
+        return picks[: self.settings.max_steps]
+
+    # ------------------------------------------------------------------------ building
+
+    def _build(
+        self,
+        request: str,
+        clauses: Sequence[Clause],
+        picks: list[_Pick],
+        considered: list[str],
+        started: float,
+    ) -> PlanResult:
+        mentions = find_mentions(request, today=self.today)
+        used: set[int] = set()
+        steps: list[dict[str, Any]] = []
+        inputs: dict[str, dict[str, Any]] = {}
+        missing_for: list[str] = []
+        ids: list[str] = []
+        for position, pick in enumerate(picks):
+            step_id = _step_id(pick.tool, ids)
+            tool = self.registry.get(pick.tool)
+            schema = tool.spec.params_schema
+            filled = fill_params(
+                schema, pick.clause.text, (pick.clause.start, pick.clause.end), mentions, used
+            )
+            used.update(filled.used)
+            params = dict(filled.params)
+            previous = ids[-1] if ids else None
+            if previous is not None and _REFERS_BACK.search(pick.clause.text):
+                _feed_from(previous, params, schema)
+            for name in filled.missing:
+                input_name = f"{step_id}_{name}"
+                prop = (schema.get("properties") or {}).get(name) or {}
+                inputs[input_name] = {
+                    "type": _input_type(prop),
+                    "description": prop.get("description") or f"{name} for {pick.tool}",
+                }
+                params[name] = "{{ inputs." + input_name + " }}"
+                missing_for.append(f"{name} (for {pick.tool})")
+            step: dict[str, Any] = {"id": step_id, "tool": pick.tool, "params": params}
+            if pick.clause.text:
+                step["description"] = pick.clause.text[:200]
+            depends = self._depends_on(position, pick, picks, ids)
+            if depends:
+                step["depends_on"] = depends
+            steps.append(step)
+            ids.append(step_id)
+        blueprint = {
+            "name": _blueprint_name(picks),
+            "description": request[:500],
+            "inputs": inputs,
+            "steps": steps,
+        }
+        report = validate_blueprint(blueprint, self.registry)
+        confidence = _confidence(picks, clauses, len(missing_for))
+        tools_line = " → ".join(p.tool for p in picks)
+        if not report.ok or report.blueprint is None:
+            return PlanResult(
+                request=request,
+                question="I could not build a valid plan: " + report.summary(),
+                explanation=f"tools chosen: {tools_line}; the engine rejected the plan",
+                path=PlanPath.OFFLINE,
+                confidence=0.0,
+                tools_considered=considered,
+                latency_ms=_ms(started),
+            )
+        question = None
+        if missing_for:
+            question = "Before I run this, I need: " + "; ".join(missing_for) + "."
+        elif confidence < self.settings.question_below:
+            question = f"I am not sure I understood. Did you mean: {tools_line}?"
+        return PlanResult(
+            request=request,
+            blueprint=report.blueprint,
+            question=question,
+            explanation=(
+                f"offline planner: {len(picks)} step(s) from {len(clauses)} clause(s): {tools_line}"
+            ),
+            path=PlanPath.OFFLINE,
+            confidence=confidence,
+            tools_considered=considered or [p.tool for p in picks],
+            latency_ms=_ms(started),
+        )
+
+    def _depends_on(
+        self, position: int, pick: _Pick, picks: Sequence[_Pick], ids: Sequence[str]
+    ) -> list[str]:
+        """The step before, unless this clause runs alongside it (then what that one waited
+        for)."""
+        if position == 0:
+            return []
+        if pick.clause.parallel:
+            earlier = picks[position - 1]
+            return list(earlier.depends_on)
+        pick.depends_on = [ids[position - 1]]
+        return pick.depends_on
+
+    # ------------------------------------------------------------------------ exemplars
+
+    def _adapt(
+        self, request: str, hit: ExemplarHit, considered: list[str], started: float
+    ) -> PlanResult | None:
+        """The exemplar's blueprint with its literal values swapped for this request's, or
+        ``None`` when that does not validate."""
+        old = find_mentions(hit.exemplar.request, today=self.today)
+        new = find_mentions(request, today=self.today)
+        replacements = _replacements(old, new)
+        blueprint = _replace_values(hit.exemplar.blueprint, replacements)
+        blueprint["description"] = request[:500]
+        report = validate_blueprint(blueprint, self.registry)
+        if not report.ok or report.blueprint is None:
+            return None
+        steps = report.blueprint.steps
+        return PlanResult(
+            request=request,
+            blueprint=report.blueprint,
+            explanation=(
+                f"adapted the blueprint accepted for a similar request (exemplar "
+                f"#{hit.exemplar.id}, similarity {hit.similarity:.2f}): "
+                + " → ".join(s.tool for s in steps)
+            ),
+            path=PlanPath.EXEMPLAR,
+            confidence=min(1.0, hit.similarity),
+            tools_considered=considered,
+            exemplar_ids=[hit.exemplar.id],
+            latency_ms=_ms(started),
+        )
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _closest_exemplar(hits: Sequence[ExemplarHit], least: float) -> ExemplarHit | None:
+    best = max(hits, key=lambda h: h.similarity, default=None)
+    return best if best is not None and best.similarity >= least else None
+
+
+def _replacements(old: Sequence[Mention], new: Sequence[Mention]) -> dict[str, str]:
+    """Old literal values → new ones, pairing mentions of the same kind in order."""
+    result: dict[str, str] = {}
+    by_kind: dict[str, list[Mention]] = {}
+    for mention in new:
+        by_kind.setdefault(mention.kind, []).append(mention)
+    seen: dict[str, int] = {}
+    for mention in old:
+        index = seen.get(mention.kind, 0)
+        seen[mention.kind] = index + 1
+        candidates = by_kind.get(mention.kind, [])
+        if index < len(candidates) and candidates[index].value != mention.value:
+            result[mention.value] = candidates[index].value
+    return result
+
+
+def _replace_values(value: Any, replacements: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace_values(v, replacements) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_values(v, replacements) for v in value]
+    if isinstance(value, str) and replacements:
+        if value in replacements:
+            return replacements[value]
+        if "{{" not in value:
+            for old, new in replacements.items():
+                if len(old) > 2 and old in value:
+                    value = value.replace(old, new)
+    return value
+
+
+def _feed_from(previous: str, params: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Point the first free-text param at the previous step's output."""
+    properties = schema.get("properties") or {}
+    for name in properties:
+        if name.lower() in ("text", "message", "content", "body", "summary", "data", "input"):
+            params[name] = "{{ steps." + previous + ".output }}"
+            return
+
+
+def _input_type(prop: dict[str, Any]) -> str:
+    declared = prop.get("type")
+    return (
+        declared
+        if declared in ("string", "integer", "number", "boolean", "array", "object")
+        else "string"
+    )
+
+
+def _step_id(tool: str, taken: Sequence[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_]", "_", tool.split(".")[-1]).strip("_") or "step"
+    if not re.match(r"[A-Za-z_]", base):
+        base = f"s_{base}"
+    base = base[:56]
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    return candidate
+
+
+def _blueprint_name(picks: Sequence[_Pick]) -> str:
+    tools = [p.tool.split(".")[-1] for p in picks[:3]]
+    return re.sub(r"[^A-Za-z0-9_]", "_", "_then_".join(tools))[:80] or "plan"
+
+
+def _confidence(picks: Sequence[_Pick], clauses: Sequence[Clause], missing: int) -> float:
+    """Mean fit of the chosen tools (0.3 → 0, 0.7 → 1), less for clauses that asked for
+    something and got no step, and for missing values."""
+    if not picks:
+        return 0.0
+    fit = sum(min(1.0, max(0.0, (p.score - 0.3) / 0.4)) for p in picks) / len(picks)
+    covered = {id(p.clause) for p in picks}
+    unanswered = sum(1 for c in clauses if c.asks and id(c) not in covered)
+    value = fit * (0.9**unanswered) * (0.85**missing)
+    return round(max(0.0, min(1.0, 0.2 + 0.8 * value)), 3)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

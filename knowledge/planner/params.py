@@ -1,0 +1,224 @@
+"""Filling a step's params from what the request says.
+
+Each parameter gets the kinds of value that suit it, judged from its name, type and
+description ("phone_number" wants a phone number, "date" a date, "channel" a #channel, a free
+text param the words of the clause). Values from the step's own clause are preferred, then
+unused values from the rest of the request, nearest first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledge.planner.extract import Mention, MentionKind
+
+#: (pattern over "name description", kinds wanted, best first). First matching rule wins.
+_RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
+    (re.compile(r"phone|mobile|sms|cell"), ("phone", "number")),
+    (re.compile(r"e-?mail"), ("email",)),
+    (re.compile(r"\burl\b|link|endpoint|webhook|uri\b"), ("url",)),
+    (re.compile(r"channel"), ("channel", "quoted")),
+    (
+        re.compile(r"\b(?:user|assignee|reviewer|owner|recipient|mention)s?\b"),
+        ("mention", "entity", "quoted"),
+    ),
+    (re.compile(r"\btime\b|\bhour|\bat what|clock|alarm"), ("time",)),
+    (re.compile(r"\bdate\b|\bday\b|\bwhen\b|deadline|\bdue\b"), ("date",)),
+    (re.compile(r"\byear\b"), ("year", "number")),
+    (re.compile(r"amount|price|cost|sum\b|money|budget|fee"), ("amount", "number")),
+    (re.compile(r"\bcount\b|quantity|\bnumber of\b|\blimit\b|\bsize\b|\btimes\b"), ("number",)),
+    (
+        re.compile(r"file|document|path|attachment|image|photo|picture|audio|video"),
+        ("file", "quoted", "entity"),
+    ),
+    (
+        re.compile(r"address|location|destination|city|place|where|from|\bto\b|origin|venue"),
+        ("address", "entity", "quoted"),
+    ),
+    (re.compile(r"title|name|song|movie|book|film|track|album"), ("quoted", "file", "entity")),
+    (
+        re.compile(r"repo|project|service|app|environment|env\b|branch|host|server|cluster"),
+        ("quoted", "entity"),
+    ),
+]
+#: Params whose value is free text: when nothing specific is said, the clause itself.
+_FREE_TEXT = re.compile(
+    r"^(?:text|message|content|body|note|instruction|instructions|query|question|prompt|"
+    r"topic|description|summary|comment|reason|issue|subject|request|task|details?)$"
+)
+_NUMERIC_TYPES = frozenset({"integer", "number"})
+
+
+class FilledParams(BaseModel):
+    """A step's params as far as the request fills them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list)
+    """Required params the request says nothing about."""
+    used: list[int] = Field(default_factory=list)
+    """Positions (``Mention.start``) of the mentions consumed."""
+
+
+def wanted_kinds(name: str, schema: dict[str, Any]) -> tuple[MentionKind, ...]:
+    """The kinds of mention that suit a parameter, best first."""
+    declared = schema.get("type")
+    text = f"{_words(name)} {schema.get('description', '')}".lower()
+    if schema.get("format") in ("date", "date-time") or declared == "date":
+        return ("date",)
+    if schema.get("format") == "email":
+        return ("email",)
+    if schema.get("format") == "uri":
+        return ("url",)
+    for pattern, kinds in _RULES:
+        if pattern.search(_words(name).lower()):
+            return _for_type(kinds, declared)
+    for pattern, kinds in _RULES:
+        if pattern.search(text):
+            return _for_type(kinds, declared)
+    if declared in _NUMERIC_TYPES:
+        return ("number", "amount", "year")
+    if declared == "boolean":
+        return ()
+    return ("quoted", "entity")
+
+
+def _for_type(kinds: tuple[MentionKind, ...], declared: Any) -> tuple[MentionKind, ...]:
+    if declared in _NUMERIC_TYPES:
+        numeric = tuple(k for k in kinds if k in ("number", "amount", "year", "phone"))
+        return numeric or ("number", "amount")
+    return kinds
+
+
+def fill_params(
+    schema: dict[str, Any],
+    clause_text: str,
+    clause_span: tuple[int, int],
+    mentions: Sequence[Mention],
+    used: set[int],
+) -> FilledParams:
+    """Params for a tool with parameter schema ``schema``, from the clause that asked for the
+    step (at ``clause_span`` in the request) and the request's ``mentions``. Mentions whose
+    start is in ``used`` are taken by earlier steps and only reused when nothing else fits."""
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    params: dict[str, Any] = {}
+    missing: list[str] = []
+    taken: set[int] = set()
+    start, end = clause_span
+    # the most specific params first: a phone number should not be taken by a "content"
+    order = sorted(properties, key=lambda n: _specificity(n, properties[n]))
+    for name in order:
+        prop = properties[name] if isinstance(properties[name], dict) else {}
+        kinds = wanted_kinds(name, prop)
+        choice = _pick(kinds, mentions, start, end, used | taken, name)
+        if choice is None and kinds:
+            choice = _pick(kinds, mentions, start, end, taken, name)  # reuse across steps
+        if choice is not None:
+            taken.add(choice.start)
+            params[name] = _typed(choice.value, prop)
+        elif _FREE_TEXT.match(name.lower()) and prop.get("type", "string") == "string":
+            params[name] = _clause_as_text(clause_text)
+        elif "enum" in prop and isinstance(prop["enum"], list):
+            match = _enum_in(prop["enum"], clause_text)
+            if match is not None:
+                params[name] = match
+            elif name in required:
+                missing.append(name)
+        elif "default" in prop:
+            continue
+        elif name in required:
+            missing.append(name)
+    ordered = {name: params[name] for name in properties if name in params}
+    return FilledParams(
+        params=ordered, missing=[n for n in properties if n in missing], used=sorted(taken)
+    )
+
+
+def _specificity(name: str, schema: Any) -> int:
+    kinds = wanted_kinds(name, schema if isinstance(schema, dict) else {})
+    if not kinds:
+        return 9
+    return {
+        "phone": 0,
+        "email": 0,
+        "url": 0,
+        "channel": 0,
+        "date": 1,
+        "time": 1,
+        "year": 1,
+        "amount": 2,
+        "file": 2,
+        "address": 3,
+        "number": 3,
+        "mention": 3,
+    }.get(kinds[0], 5)
+
+
+def _pick(
+    kinds: tuple[MentionKind, ...],
+    mentions: Sequence[Mention],
+    start: int,
+    end: int,
+    exclude: set[int],
+    name: str,
+) -> Mention | None:
+    """The best mention of ``kinds``: inside the clause first (nearest to the parameter's own
+    words if they occur), then the nearest outside it."""
+    for kind in kinds:
+        candidates = [m for m in mentions if m.kind == kind and m.start not in exclude]
+        inside = [m for m in candidates if start <= m.start < end]
+        if inside:
+            return inside[0]
+    for kind in kinds:
+        if kind in ("entity", "quoted", "number"):
+            continue  # too vague to take from another clause
+        candidates = [m for m in mentions if m.kind == kind and m.start not in exclude]
+        if candidates:
+            return min(candidates, key=lambda m: min(abs(m.start - start), abs(m.start - end)))
+    return None
+
+
+def _typed(value: str, schema: dict[str, Any]) -> Any:
+    declared = schema.get("type")
+    try:
+        if declared == "integer":
+            return int(float(value.replace(",", "")))
+        if declared == "number":
+            return float(value.replace(",", ""))
+    except ValueError:
+        return value
+    return value
+
+
+def _enum_in(options: list[Any], text: str) -> Any:
+    lowered = text.lower()
+    for option in options:
+        if isinstance(option, str) and re.search(rf"\b{re.escape(option.lower())}\b", lowered):
+            return option
+    return None
+
+
+_POLITE = re.compile(
+    r"^(?:(?:and|also|so|but|then|now|first(?:ly)?|next|finally|lastly|additionally|"
+    r"afterwards?|after that|meanwhile)\b[,\s]*)*"
+    r"(?:(?:can|could|would|will) (?:you|we)\s+)?(?:please\s+)?(?:kindly\s+)?"
+    r"(?:(?:help|assist) (?:me|us)\s+(?:to\s+|with\s+|in\s+)?)?"
+    r"(?:i(?:'d| would) like (?:you )?to\s+)?",
+    re.IGNORECASE,
+)
+
+
+def _clause_as_text(clause: str) -> str:
+    """The clause without its politeness ("could you please …") and final punctuation."""
+    text = _POLITE.sub("", clause).strip(" ,.?!")
+    return text or clause.strip(" ,.?!")
+
+
+def _words(name: str) -> str:
+    return re.sub(r"[_.\-]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name))
