@@ -18,6 +18,7 @@ from bot.console.live import (
 )
 from bot.console.trace_table import render_run
 from bot.db_commands import db_group
+from bot.plan_commands import plan_command
 from bot.run_commands import resume_unfinished, runs_group
 from bot.settings import Settings
 from bot.store import make_console_runner, open_store
@@ -268,6 +269,7 @@ def tools(ctx: click.Context, as_json: bool) -> None:
 
 
 main.add_command(db_group)
+main.add_command(plan_command)
 main.add_command(runs_group)
 main.add_command(workflows_group)
 

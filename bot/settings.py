@@ -5,13 +5,30 @@ Every setting has an embedded default, so Kaizen starts with none set.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 from sqlalchemy.engine import make_url
 
 from engine.tools.builtin import DEFAULT_SHELL_ALLOW, BuiltinToolsConfig
+from knowledge.sources.config import McpServerConfig, OpenAPIDocumentConfig, ToolSourcesConfig
+
+#: The configuration file (TOML; every setting below by its field name), if it exists.
+CONFIG_FILE_ENV = "KAIZEN_CONFIG"
+DEFAULT_CONFIG_FILE = "kaizen.toml"
+
+
+def config_file() -> Path:
+    """``$KAIZEN_CONFIG``, else ``kaizen.toml`` in the working directory."""
+    return Path(os.environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
 
 
 class Settings(BaseSettings):
@@ -61,6 +78,62 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "KAIZEN_OPENAI_API_KEY")
     )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "KAIZEN_OPENAI_BASE_URL"),
+        description="Any OpenAI-compatible endpoint (Azure, Ollama, vLLM); setting it (or "
+        "OPENAI_API_KEY) turns the planner's LLM path on.",
+    )
+    openai_model: str = Field("gpt-4o-mini", description="Chat model the planner uses.")
+    planner_timeout_s: float = Field(
+        20.0, gt=0, description="Longest the LLM may take for a plan; then the offline planner."
+    )
+    planner_max_repairs: int = Field(
+        2, ge=0, le=10, description="LLM answers sent back with validation errors, at most."
+    )
+    planner_tools_k: int = Field(8, ge=1, le=50, description="Tools shown to the LLM.")
+    planner_exemplars_k: int = Field(3, ge=0, le=20, description="Past requests shown to it.")
+    embedding_backend: Literal["minilm", "openai"] = Field(
+        "minilm",
+        description="Tool and exemplar embeddings: minilm (offline, bundled) or openai "
+        "(the embeddings endpoint of openai_base_url).",
+    )
+    openai_embedding_model: str = Field("text-embedding-3-small")
+    mcp_servers: list[McpServerConfig] = Field(
+        default_factory=list, description="MCP servers whose tools Kaizen can use."
+    )
+    openapi_documents: list[OpenAPIDocumentConfig] = Field(
+        default_factory=list, description="OpenAPI 3 documents whose operations become tools."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then ``.env``, then the TOML config file."""
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
+            file_secret_settings,
+        )
+
+    @property
+    def tool_sources(self) -> ToolSourcesConfig:
+        """The MCP servers and OpenAPI documents (names checked for clashes)."""
+        return ToolSourcesConfig(
+            mcp_servers=self.mcp_servers, openapi_documents=self.openapi_documents
+        )
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or bool(self.openai_base_url)
 
     @property
     def database(self) -> str:
@@ -88,7 +161,11 @@ class Settings(BaseSettings):
                 password = None
             if password:
                 values.append(str(password))
-        return [v for v in values if v]
+        for server in self.mcp_servers:  # tokens handed to tool servers
+            values.extend([*server.env.values(), *server.headers.values()])
+        for document in self.openapi_documents:
+            values.extend(document.headers.values())
+        return [v for v in values if v and len(v) >= 4]
 
     def builtin_tools_config(self) -> BuiltinToolsConfig:
         return BuiltinToolsConfig(

@@ -60,6 +60,8 @@ class _Pick:
     tool: str
     score: float
     depends_on: list[str] = field(default_factory=list)
+    also: list[int] = field(default_factory=list)
+    """Starts of later clauses that asked for the same tool (one step serves them)."""
 
 
 _REFERS_BACK = re.compile(
@@ -142,6 +144,7 @@ class OfflinePlanner:
             previous = next((p for p in picks if p.tool == names[column]), None)
             if previous is not None:
                 previous.score = max(previous.score, score)
+                previous.also.append(clause.start)
                 continue  # the same tool again: one step
             picks.append(_Pick(clause=clause, tool=names[column], score=score))
         return picks[: self.settings.max_steps]
@@ -198,6 +201,16 @@ class OfflinePlanner:
             "steps": steps,
         }
         report = validate_blueprint(blueprint, self.registry)
+        if not report.ok:  # a value read from the text that the tool refuses: ask for it
+            rejected = _rejected_params(report.problems, steps)
+            for step_index, name in rejected:
+                step = steps[step_index]
+                input_name = f"{step['id']}_{name}"
+                inputs[input_name] = {"type": "string", "description": f"{name} for {step['tool']}"}
+                step["params"][name] = "{{ inputs." + input_name + " }}"
+                missing_for.append(f"{name} (for {step['tool']})")
+            if rejected:
+                report = validate_blueprint(blueprint, self.registry)
         confidence = _confidence(picks, clauses, len(missing_for))
         tools_line = " → ".join(p.tool for p in picks)
         if not report.ok or report.blueprint is None:
@@ -211,7 +224,15 @@ class OfflinePlanner:
                 latency_ms=_ms(started),
             )
         question = None
-        if missing_for:
+        covered = {start for pick in picks for start in (pick.clause.start, *pick.also)}
+        unmatched = [c.text for c in clauses if c.asks and c.start not in covered]
+        if unmatched:
+            question = (
+                "I found no tool for: "
+                + "; ".join(f"'{text}'" for text in unmatched[:3])
+                + ". Should I go ahead without it, or which tool should do it?"
+            )
+        elif missing_for:
             question = "Before I run this, I need: " + "; ".join(missing_for) + "."
         elif confidence < self.settings.question_below:
             question = f"I am not sure I understood. Did you mean: {tools_line}?"
@@ -312,6 +333,24 @@ def _replace_values(value: Any, replacements: dict[str, str]) -> Any:
     return value
 
 
+_PARAM_PROBLEM = re.compile(r"^steps\[(\d+)\]\.params\.([A-Za-z0-9_\-]+)")
+
+
+def _rejected_params(
+    problems: Sequence[Any], steps: Sequence[dict[str, Any]]
+) -> list[tuple[int, str]]:
+    """(step index, param) of every literal param value the validation refused."""
+    found: list[tuple[int, str]] = []
+    for problem in problems:
+        match = _PARAM_PROBLEM.match(problem.loc or "")
+        if match is None:
+            continue
+        index, name = int(match.group(1)), match.group(2)
+        if index < len(steps) and name in steps[index]["params"] and (index, name) not in found:
+            found.append((index, name))
+    return found
+
+
 def _feed_from(previous: str, params: dict[str, Any], schema: dict[str, Any]) -> None:
     """Point the first free-text param at the previous step's output."""
     properties = schema.get("properties") or {}
@@ -352,8 +391,8 @@ def _confidence(picks: Sequence[_Pick], clauses: Sequence[Clause], missing: int)
     if not picks:
         return 0.0
     fit = sum(min(1.0, max(0.0, (p.score - 0.3) / 0.4)) for p in picks) / len(picks)
-    covered = {id(p.clause) for p in picks}
-    unanswered = sum(1 for c in clauses if c.asks and id(c) not in covered)
+    covered = {start for p in picks for start in (p.clause.start, *p.also)}
+    unanswered = sum(1 for c in clauses if c.asks and c.start not in covered)
     value = fit * (0.9**unanswered) * (0.85**missing)
     return round(max(0.0, min(1.0, 0.2 + 0.8 * value)), 3)
 

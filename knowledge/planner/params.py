@@ -47,7 +47,7 @@ _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
 ]
 #: Params whose value is free text: when nothing specific is said, the clause itself.
 _FREE_TEXT = re.compile(
-    r"^(?:text|message|content|body|note|instruction|instructions|query|question|prompt|"
+    r"^(?:text|message|content|note|instruction|instructions|query|question|prompt|"
     r"topic|description|summary|comment|reason|issue|subject|request|task|details?)$"
 )
 _NUMERIC_TYPES = frozenset({"integer", "number"})
@@ -122,7 +122,7 @@ def fill_params(
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
-        elif _FREE_TEXT.match(name.lower()) and prop.get("type", "string") == "string":
+        elif _FREE_TEXT.match(name.lower()) and _takes_text(prop):
             params[name] = _clause_as_text(clause_text)
         elif "enum" in prop and isinstance(prop["enum"], list):
             match = _enum_in(prop["enum"], clause_text)
@@ -138,6 +138,14 @@ def fill_params(
     return FilledParams(
         params=ordered, missing=[n for n in properties if n in missing], used=sorted(taken)
     )
+
+
+def _takes_text(schema: dict[str, Any]) -> bool:
+    """Whether a plain string fits the param (``string``, or a union with one)."""
+    if schema.get("type") == "string":
+        return True
+    options = schema.get("anyOf") or schema.get("oneOf") or []
+    return any(isinstance(o, dict) and o.get("type") == "string" for o in options)
 
 
 def _specificity(name: str, schema: Any) -> int:
