@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict
 #: Sentence ends, commas and the connectives that chain actions (the word is captured).
 _BOUNDARY = re.compile(
     r"(?:(?<=[.;!?])\s+|,?\s+(?P<word>and then|then|after that|afterwards|after which|finally|"
-    r"lastly|and also|also|and|once|before|after|as well as|meanwhile|while|but)\s+|,\s+)",
+    r"lastly|and also|also|and|once|before|after|as well as|meanwhile|while|but)\s+|"
+    r",(?!\s*(?:19|20)\d\d\b)\s+)",
     re.IGNORECASE,
 )
 #: Words at the start of a clause that say how it relates to the one before.
@@ -79,10 +80,11 @@ def read_clauses(text: str) -> list[Clause]:
             word = word or leading.group("word").lower().split()[0]
             if leading.group("word").lower() in PARALLEL_WORDS:
                 word = leading.group("word").lower()
-        if len(stripped.split()) < MIN_WORDS:
+        only_connective = leading is not None and leading.end() >= len(stripped)
+        if len(stripped.split()) < MIN_WORDS or only_connective:
             carried = word  # "Also," on its own: its word belongs to the next clause
             continue
-        asks = _asks(stripped)
+        asks = _asks(stripped) or raw.rstrip().endswith("?")
         carried = "" if asks else word  # "Once that's done, …": the word orders what follows
         clauses.append(Clause(text=stripped, start=start, end=end, connective=word, asks=asks))
     return clauses

@@ -125,7 +125,7 @@ _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
         ),
     ),
     ("year", re.compile(r"\b(?:19|20)\d\d\b")),
-    ("number", re.compile(r"(?<![\w.$€£-])\d+(?:\.\d+)?(?![\w])")),
+    ("number", re.compile(r"(?<![\w.$€£-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")),
 ]
 
 #: Capitalised words that start sentences or are pronouns, not names.
@@ -254,6 +254,15 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
             or (at_sentence_start and words[0].lower() in _COMMON_VERBS)
         ):
             words.pop(0)
+        if (
+            at_sentence_start
+            and len(words) > 1
+            and (words[1][:1].isupper() or words[1].lower() in ("the", "a", "an"))
+            and _sentence_start_only(text, start, words[0])
+        ):
+            words.pop(0)  # "Page Carol": capitalised only because it starts the sentence
+            while words and words[0][:1].islower():
+                words.pop(0)
         if not words:
             continue
         raw = " ".join(words)

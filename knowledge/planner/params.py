@@ -115,10 +115,21 @@ def fill_params(
     order = sorted(properties, key=lambda n: _specificity(n, properties[n]))
     for name in order:
         prop = properties[name] if isinstance(properties[name], dict) else {}
+        if isinstance(prop.get("enum"), list):
+            option = _enum_in(prop["enum"], clause_text)
+            if option is not None:
+                params[name] = option
+                for mention in mentions:  # the word is spent: "Production" is not a name
+                    if (
+                        start <= mention.start < end
+                        and mention.value.lower() == str(option).lower()
+                    ):
+                        taken.add(mention.start)
+                continue
         kinds = wanted_kinds(name, prop)
-        choice = _pick(kinds, mentions, start, end, used | taken, name)
+        choice = _pick(kinds, mentions, (start, end), clause_text, used | taken, name)
         if choice is None and kinds:
-            choice = _pick(kinds, mentions, start, end, taken, name)  # reuse across steps
+            choice = _pick(kinds, mentions, (start, end), clause_text, taken, name)  # reuse
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
@@ -144,11 +155,15 @@ def _takes_text(schema: dict[str, Any]) -> bool:
     """Whether a plain string fits the param (``string``, or a union with one)."""
     if schema.get("type") == "string":
         return True
+    if "type" not in schema and not any(k in schema for k in ("anyOf", "oneOf", "enum")):
+        return True  # untyped: anything goes
     options = schema.get("anyOf") or schema.get("oneOf") or []
     return any(isinstance(o, dict) and o.get("type") == "string" for o in options)
 
 
 def _specificity(name: str, schema: Any) -> int:
+    if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
+        return -1  # an option named in the text is the surest value there is
     kinds = wanted_kinds(name, schema if isinstance(schema, dict) else {})
     if not kinds:
         return 9
@@ -171,17 +186,26 @@ def _specificity(name: str, schema: Any) -> int:
 def _pick(
     kinds: tuple[MentionKind, ...],
     mentions: Sequence[Mention],
-    start: int,
-    end: int,
+    span: tuple[int, int],
+    clause_text: str,
     exclude: set[int],
     name: str,
 ) -> Mention | None:
-    """The best mention of ``kinds``: inside the clause first (nearest to the parameter's own
-    words if they occur), then the nearest outside it."""
+    """The best mention of ``kinds``: inside the clause first (the one right after the
+    parameter's own words — "repo 'kaizen'" — if there is one), then the nearest outside."""
+    start, end = span
+    own_words = [w for w in _words(name).lower().split() if len(w) > 2]
     for kind in kinds:
-        candidates = [m for m in mentions if m.kind == kind and m.start not in exclude]
-        inside = [m for m in candidates if start <= m.start < end]
+        inside = [
+            m
+            for m in mentions
+            if m.kind == kind and m.start not in exclude and start <= m.start < end
+        ]
         if inside:
+            for mention in inside:
+                before = clause_text[max(0, mention.start - start - 25) : mention.start - start]
+                if any(word in before.lower() for word in own_words):
+                    return mention
             return inside[0]
     for kind in kinds:
         if kind in ("entity", "quoted", "number"):

@@ -34,9 +34,11 @@ class Retrieval(BaseModel):
 
 
 class PlanResult(BaseModel):
-    """A plan for a request: a blueprint that passed the engine's validation, or a question.
+    """A plan for a request: a blueprint that passed the engine's validation, a question,
+    or both (a plan that needs an answer before it runs: a value the request did not give
+    becomes a declared input, and the question asks for it).
 
-    Exactly one of ``blueprint`` and ``question`` is set.
+    At least one of ``blueprint`` and ``question`` is set.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -1,0 +1,258 @@
+"""Values a chat-ops request states: what ``find_mentions`` finds, normalises and where."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from knowledge.planner.extract import Mention, find_mentions
+
+TODAY = date(2024, 3, 10)
+
+
+def found(text: str) -> list[Mention]:
+    mentions = find_mentions(text, today=TODAY)
+    for mention in mentions:  # every position points at the text as written
+        if mention.kind != "quoted":
+            assert text[mention.start : mention.end] == mention.text, mention
+    assert [m.start for m in mentions] == sorted(m.start for m in mentions)
+    return mentions
+
+
+def of_kind(text: str, kind: str) -> list[str]:
+    return [m.value for m in found(text) if m.kind == kind]
+
+
+# ------------------------------------------------------------------------------ dates
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "iso"),
+    [
+        ("freeze deploys on August 1, 2023 please", "August 1, 2023", "2023-08-01"),
+        ("freeze deploys on the 1st of August, 2023", "the 1st of August, 2023", "2023-08-01"),
+        ("freeze deploys on 2023-08-01", "2023-08-01", "2023-08-01"),
+        ("freeze deploys on Aug. 1st 2023", "Aug. 1st 2023", "2023-08-01"),
+        ("freeze deploys on 8/1/2023", "8/1/2023", "2023-08-01"),
+        ("freeze deploys on 1 August 2023", "1 August 2023", "2023-08-01"),
+        ("freeze deploys on August 1", "August 1", "2024-08-01"),  # this year
+        ("freeze deploys tomorrow", "tomorrow", "2024-03-11"),
+        ("freeze deploys Tomorrow", "Tomorrow", "2024-03-11"),
+        ("what broke yesterday", "yesterday", "2024-03-09"),
+        ("what is on today", "today", "2024-03-10"),
+    ],
+)
+def test_dates_in_any_form_become_iso(text, written, iso):
+    dates = [m for m in found(text) if m.kind == "date"]
+    assert [(m.text, m.value) for m in dates] == [(written, iso)]
+    assert not [m for m in found(text) if m.kind in ("number", "year", "entity")]
+
+
+def test_relative_dates_follow_the_given_today():
+    assert of_kind("deploy tomorrow", "date") == ["2024-03-11"]
+    later = find_mentions("deploy tomorrow", today=date(2024, 12, 31))
+    assert [m.value for m in later if m.kind == "date"] == ["2025-01-01"]
+
+
+@pytest.mark.parametrize(
+    "text", ["meet on February 30, 2023", "meet on 2023-02-30", "meet on 13/45/2023"]
+)
+def test_impossible_dates_are_not_dates(text):
+    assert of_kind(text, "date") == []
+
+
+# ------------------------------------------------------------------------------ times
+
+
+def test_times_with_and_without_am_pm():
+    mentions = found("wake me at 07:00 AM, standup at 14:30 and lunch at 1pm")
+    assert [(m.kind, m.value) for m in mentions] == [
+        ("time", "07:00 AM"),
+        ("time", "14:30"),
+        ("time", "1pm"),
+    ]
+
+
+# ------------------------------------------------------------------------------ phones
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["555-123-4567", "(555) 123-4567", "+1 555 123 4567", "555.123.4567", "5551234567"],
+)
+def test_phone_numbers_in_several_formats_are_phones_not_numbers(phone):
+    mentions = found(f"text {phone} that the deploy is done")
+    assert [(m.kind, m.value) for m in mentions] == [("phone", phone)]
+
+
+# ------------------------------------------------------------------------------ contact, web
+
+
+def test_emails_without_the_sentence_punctuation():
+    mentions = found("mail bob.smith+ops@example.co.uk. Then mail ann@corp.io, thanks")
+    assert [(m.kind, m.value) for m in mentions] == [
+        ("email", "bob.smith+ops@example.co.uk"),
+        ("email", "ann@corp.io"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ("see https://example.com/docs/page.", "https://example.com/docs/page"),
+        (
+            "is https://status.example.com/api?region=eu up?",
+            "https://status.example.com/api?region=eu",
+        ),
+        ("(logs at https://logs.example.org/x), ok", "https://logs.example.org/x"),
+        ("open http://grafana.local:3000/d/abc!", "http://grafana.local:3000/d/abc"),
+        ("link: <https://ci.example.com/run/42>;", "https://ci.example.com/run/42"),
+    ],
+)
+def test_urls_without_trailing_punctuation(text, url):
+    assert of_kind(text, "url") == [url]
+
+
+def test_channels_and_user_mentions():
+    mentions = found("post to #dev and #release-notes, then ping @alice and @bob.smith")
+    assert [(m.kind, m.value) for m in mentions] == [
+        ("channel", "#dev"),
+        ("channel", "#release-notes"),
+        ("mention", "@alice"),
+        ("mention", "@bob.smith"),
+    ]
+
+
+def test_an_email_is_not_also_a_mention():
+    assert [m.kind for m in found("invite carol@example.com")] == ["email"]
+
+
+# ------------------------------------------------------------------------------ literals
+
+
+def test_quoted_strings_keep_their_inner_text_and_position():
+    text = "open a PR titled 'Fix login' with body \"Closes #12\" and note “ship it”"
+    quoted = [m for m in found(text) if m.kind == "quoted"]
+    assert [m.value for m in quoted] == ["Fix login", "Closes #12", "ship it"]
+    for mention in quoted:
+        assert text[mention.start : mention.end] == mention.value
+    # what is inside quotes is a quoted string, not a channel
+    assert of_kind(text, "channel") == []
+
+
+def test_apostrophes_are_not_quotes():
+    assert of_kind("don't deploy, it's friday and we're tired", "quoted") == []
+
+
+def test_a_date_inside_quotes_is_the_quoted_string():
+    assert [(m.kind, m.value) for m in found("title it 'Release 2023-08-01'")] == [
+        ("quoted", "Release 2023-08-01")
+    ]
+
+
+def test_file_names():
+    assert of_kind("attach report.pdf, data.CSV and notes.md", "file") == [
+        "report.pdf",
+        "data.CSV",
+        "notes.md",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("pay $100 for the domain", "100"), ("pay $1,250.50", "1250.50"), ("pay 30 dollars", "30")],
+)
+def test_amounts_are_plain_numbers(text, value):
+    mentions = found(text)
+    assert [(m.kind, m.value) for m in mentions] == [("amount", value)]
+
+
+def test_numbers_and_years():
+    mentions = found("scale to 3 replicas and archive 2019 logs")
+    assert [(m.kind, m.value) for m in mentions] == [("number", "3"), ("year", "2019")]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("send a cab to 123 Main St tonight", "123 Main St"),
+        ("ship it to 5 Oak Avenue", "5 Oak Avenue"),
+        ("meet at 1600 Pennsylvania Avenue", "1600 Pennsylvania Avenue"),
+    ],
+)
+def test_street_addresses(text, address):
+    mentions = found(text)
+    assert [(m.kind, m.value) for m in mentions] == [("address", address)]
+
+
+# ------------------------------------------------------------------------------ names
+
+
+def test_multi_word_names_are_one_entity():
+    text = "move my account from Bank of America to a branch in New York City"
+    assert of_kind(text, "entity") == ["Bank of America", "New York City"]
+
+
+def test_a_name_at_the_start_of_a_sentence_is_still_a_name():
+    assert of_kind("Bank of America is down again", "entity") == ["Bank of America"]
+
+
+def test_a_possessive_is_not_part_of_the_name():
+    assert of_kind("restart Grafana's alerting", "entity") == ["Grafana"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Deploy the api. Check the logs. Please restart it",
+        "Tonight we ship the release",
+        "Could you restart the cache?",
+        "Hey, I need the logs. Thanks",
+        "Rerun the flaky tests",
+    ],
+)
+def test_capitalised_ordinary_words_starting_a_sentence_are_not_names(text):
+    assert of_kind(text, "entity") == []
+
+
+def test_a_name_after_a_polite_opening_is_found_alone():
+    assert of_kind("Could you ping Alice about the outage?", "entity") == ["Alice"]
+    assert of_kind("Please deploy Billing", "entity") == ["Billing"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Page Carol about the outage", "Carol"),
+        ("Ping Alice when the build is green", "Alice"),
+        ("Rollback the Billing service", "Billing"),
+    ],
+)
+def test_a_sentence_initial_imperative_is_not_glued_to_the_name_after_it(text, name):
+    # chat-ops verbs that are not in _COMMON_VERBS ("page", "ping", "rollback") start many
+    # requests; the name is what follows them, not "Page Carol"
+    assert of_kind(text, "entity") == [name]
+
+
+def test_every_kind_in_one_request_in_order():
+    text = (
+        "On August 1, 2023 at 14:30 text 555-123-4567, mail ops@example.com the link "
+        "https://ci.example.com/42, post 'done' to #dev for @alice with report.pdf, "
+        "pay $100 and send 2 boxes to 123 Main St for Bank of America"
+    )
+    assert [m.kind for m in found(text)] == [
+        "date",
+        "time",
+        "phone",
+        "email",
+        "url",
+        "quoted",
+        "channel",
+        "mention",
+        "file",
+        "amount",
+        "number",
+        "address",
+        "entity",
+    ]

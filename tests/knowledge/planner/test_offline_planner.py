@@ -1,0 +1,436 @@
+"""The offline planner on a small chat-ops catalog: requests become validated blueprints."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from engine.blueprint import Blueprint
+from engine.tools.base import ToolSpec
+from engine.tools.registry import ToolRegistry
+from engine.tools.schema import SchemaTool
+from engine.validation import validate_blueprint
+from knowledge.history.views import ExemplarInfo
+from knowledge.planner.offline import OfflinePlanner
+from knowledge.planner.result import PlanPath, PlanResult, Retrieval
+from knowledge.search.catalog import entry_from_spec
+from knowledge.search.exemplars import ExemplarHit
+from knowledge.search.index import ToolIndex
+
+TODAY = date(2024, 3, 10)
+
+
+def spec(name: str, description: str, **params: str | dict[str, Any]) -> ToolSpec:
+    """A described-only tool whose params are all required strings unless given a schema."""
+    properties = {
+        key: value if isinstance(value, dict) else {"type": "string", "description": value}
+        for key, value in params.items()
+    }
+    return ToolSpec(
+        name=name,
+        description=description,
+        params_schema={
+            "type": "object",
+            "properties": properties,
+            "required": list(properties),
+            "additionalProperties": False,
+        },
+    )
+
+
+SPECS = [
+    spec(
+        "github.open_pull_request",
+        "Open a pull request on a GitHub repository.",
+        repo="The repository",
+        title="Title of the pull request",
+    ),
+    spec("github.list_issues", "List the open issues of a GitHub repository.", repo="The repo"),
+    spec("ci.run_tests", "Run the test suite of a repository in CI.", repo="The repository"),
+    spec(
+        "deploy.service",
+        "Deploy a service to an environment.",
+        service="The service to deploy",
+        environment={
+            "type": "string",
+            "enum": ["staging", "production"],
+            "description": "Target environment",
+        },
+    ),
+    spec("deploy.rollback", "Roll a service back to its previous release.", service="Service"),
+    spec(
+        "slack.post_message",
+        "Post a message to a Slack channel.",
+        channel="The channel",
+        text="What to say",
+    ),
+    spec(
+        "pagerduty.page",
+        "Page the on-call engineer of a service about an incident.",
+        service="The affected service",
+        message="What is wrong",
+    ),
+    spec(
+        "email.send",
+        "Send an email.",
+        email_address="Recipient's email",
+        subject="Subject line",
+        body="The email's text",
+    ),
+    spec(
+        "weather.get",
+        "Get the weather forecast for a city on a date.",
+        city="The city",
+        date="The day (YYYY-MM-DD)",
+    ),
+    spec(
+        "sms.send",
+        "Send a text message to a phone number.",
+        phone_number="The phone number",
+        message="The text",
+    ),
+    spec(
+        "calendar.create_event",
+        "Create a calendar event at a date and time.",
+        title="Event title",
+        date="The day",
+        time="The time",
+    ),
+    spec("jira.create_issue", "Create a Jira ticket.", summary="Ticket summary"),
+    spec("metrics.query", "Query a metric from the monitoring system.", query="Metric query"),
+    spec("logs.search", "Search the application logs.", query="What to look for"),
+    spec(
+        "k8s.scale",
+        "Scale a Kubernetes deployment to a number of replicas.",
+        deployment="The deployment",
+        replicas={"type": "integer"},
+    ),
+    spec("taxi.order", "Order a cab ride to an address.", address="Where to go"),
+    spec("docs.search", "Search the internal documentation wiki.", query="Search terms"),
+    spec("status.check", "Check the health status of a service.", service="The service"),
+]
+
+
+def registry() -> ToolRegistry:
+    return ToolRegistry([SchemaTool(s) for s in SPECS])
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> ToolIndex:
+    tool_index = ToolIndex(tmp_path_factory.mktemp("tool-index"))
+    tool_index.sync([entry_from_spec(s) for s in SPECS])
+    return tool_index
+
+
+@pytest.fixture(scope="module")
+def planner(index: ToolIndex) -> OfflinePlanner:
+    return OfflinePlanner(index, registry(), today=TODAY)
+
+
+def planned(planner: OfflinePlanner, request: str, **retrieval: Any) -> PlanResult:
+    """The plan, checked for what every offline plan promises."""
+    result = planner.plan(request, Retrieval(**retrieval) if retrieval else None)
+    assert result.latency_ms > 0
+    assert result.request == request.strip()
+    assert result.blueprint is not None or result.question
+    if result.blueprint is not None:
+        report = validate_blueprint(result.blueprint, planner.registry)
+        assert report.ok, report.summary()
+    return result
+
+
+def steps_of(blueprint: Blueprint | None) -> list[tuple[str, dict[str, Any], list[str]]]:
+    assert blueprint is not None
+    return [(s.tool, dict(s.params), list(s.depends_on)) for s in blueprint.steps]
+
+
+# ------------------------------------------------------------------------------ from clauses
+
+
+def test_a_chain_of_requests_is_a_chain_of_steps(planner):
+    result = planned(
+        planner,
+        "run the tests for repo kaizen, then deploy the api service to staging "
+        "and post the result in #dev",
+    )
+    assert result.path is PlanPath.OFFLINE
+    assert result.blueprint is not None
+    tests, deploy, post = result.blueprint.steps
+    assert [tests.tool, deploy.tool, post.tool] == [
+        "ci.run_tests",
+        "deploy.service",
+        "slack.post_message",
+    ]
+    assert tests.depends_on == []
+    assert deploy.depends_on == [tests.id]
+    assert post.depends_on == [deploy.id]
+    assert deploy.params["environment"] == "staging"
+    assert post.params["channel"] == "#dev"
+    # "the result" refers back: the message is the previous step's output
+    assert post.params["text"] == "{{ steps." + deploy.id + ".output }}"
+    assert result.explanation.startswith("offline planner: 3 step(s)")
+    assert result.tools_considered == ["ci.run_tests", "deploy.service", "slack.post_message"]
+    assert 0 < result.confidence <= 1
+    # whatever the words did not give is a declared input, never an invented value
+    for step in result.blueprint.steps:
+        for value in step.params.values():
+            if isinstance(value, str) and value.startswith("{{ inputs."):
+                name = value.removeprefix("{{ inputs.").removesuffix(" }}")
+                assert name in result.blueprint.inputs
+
+
+def test_names_and_numbers_fill_the_params(planner):
+    result = planned(
+        planner,
+        "open a pull request on Kaizen, then scale the Checkout deployment to 5 replicas",
+    )
+    assert steps_of(result.blueprint)[1] == (
+        "k8s.scale",
+        {"deployment": "Checkout", "replicas": 5},
+        ["open_pull_request"],
+    )
+
+
+def test_a_parallel_clause_does_not_wait_for_the_step_before(planner):
+    result = planned(
+        planner, "deploy the Billing service to staging. Meanwhile, page the on-call engineer"
+    )
+    deploy, page = result.blueprint.steps
+    assert (deploy.tool, deploy.params) == (
+        "deploy.service",
+        {"service": "Billing", "environment": "staging"},
+    )
+    assert page.tool == "pagerduty.page"
+    assert page.depends_on == []
+    assert page.params["message"] == "page the on-call engineer"
+
+
+def test_a_parallel_step_waits_for_what_the_step_before_waited_for(planner):
+    result = planned(
+        planner,
+        "run the tests for Kaizen, then deploy the Billing service to staging "
+        "while you page the on-call engineer",
+    )
+    tests, deploy, page = result.blueprint.steps
+    assert deploy.depends_on == [tests.id]
+    assert page.depends_on == [tests.id]
+
+
+def test_at_the_same_time_before_a_comma_is_parallel_too(planner):
+    # read_clauses keeps "At the same time" as a clause of its own, so the page step waits for
+    # the deploy and the plan asks about the "At the same time" clause
+    result = planned(
+        planner,
+        "deploy the Billing service to staging. At the same time, page the on-call engineer",
+    )
+    _deploy, page = result.blueprint.steps
+    assert page.tool == "pagerduty.page"
+    assert page.depends_on == []
+    assert "At the same time" not in (result.question or "")
+
+
+def test_a_required_value_not_in_the_request_becomes_an_input_and_a_question(planner):
+    result = planned(planner, "check the weather")
+    assert result.blueprint is not None
+    (step,) = result.blueprint.steps
+    assert step.tool == "weather.get"
+    inputs = {
+        name: value.removeprefix("{{ inputs.").removesuffix(" }}")
+        for name, value in step.params.items()
+    }
+    assert set(inputs) == {"city", "date"}
+    assert set(inputs.values()) == set(result.blueprint.inputs)
+    assert all(spec.type == "string" for spec in result.blueprint.inputs.values())
+    assert result.question is not None
+    assert "city" in result.question and "date" in result.question
+    assert "weather.get" in result.question
+
+
+def test_scene_setting_gives_values_but_no_step(planner):
+    result = planned(planner, "I have a busy day tomorrow. Could you check the weather in Paris?")
+    assert steps_of(result.blueprint) == [
+        ("weather.get", {"city": "Paris", "date": "2024-03-11"}, [])
+    ]
+    assert result.question is None
+    assert result.blueprint.steps[0].description == "Could you check the weather in Paris"
+
+
+@pytest.mark.parametrize("request_text", ["what a lovely day", "asdf qwer zxcv", "   ", "thanks!"])
+def test_a_request_no_tool_fits_gets_a_question_and_no_blueprint(planner, request_text):
+    result = planned(planner, request_text)
+    assert result.blueprint is None
+    assert result.question
+    assert result.confidence == 0
+    assert result.path is PlanPath.OFFLINE
+
+
+def test_the_same_tool_asked_twice_is_one_step(planner):
+    result = planned(planner, "page the on-call engineer. Please page the on-call engineer now")
+    assert [s.tool for s in result.blueprint.steps] == ["pagerduty.page"]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "send a text to 555-123-4567 saying the build is green",
+        "email bob@example.com the release notes",
+        "open a pull request on Kaizen titled 'Fix login', then run the tests for Kaizen",
+        "search the logs for timeouts and post what you find in #ops",
+        "roll back the Billing service and create a Jira ticket about it",
+        "check the status of Billing. If it is down, page the on-call engineer",
+        "deploy the Billing service to Production",
+        "Page Carol about the outage",
+    ],
+)
+def test_every_blueprint_returned_is_valid(planner, request_text):
+    result = planned(planner, request_text)  # validates any blueprint
+    assert result.blueprint is not None
+    assert result.path is PlanPath.OFFLINE
+    assert result.blueprint.description == request_text
+
+
+def test_a_date_with_a_comma_asks_nothing_more(planner):
+    # read_clauses splits "September 5, 2023 at 15:30" at the comma and the planner then asks
+    # "I found no tool for: '2023 at 15:30'"
+    result = planned(planner, "check the weather in Paris on September 5, 2023 at 15:30")
+    assert steps_of(result.blueprint) == [
+        ("weather.get", {"city": "Paris", "date": "2023-09-05"}, [])
+    ]
+    assert result.question is None
+
+
+def test_an_environment_said_with_a_capital_is_still_that_environment(planner):
+    # fill_params gives the enum param the entity "Production"; validation refuses it and the
+    # planner asks for an environment the request already named
+    result = planned(planner, "deploy the Billing service to Production")
+    assert steps_of(result.blueprint) == [
+        ("deploy.service", {"service": "Billing", "environment": "production"}, [])
+    ]
+    assert result.question is None
+
+
+# ------------------------------------------------------------------------------ exemplars
+
+
+REMINDER_BLUEPRINT: dict[str, Any] = {
+    "name": "launch_reminder",
+    "steps": [
+        {
+            "id": "event",
+            "tool": "calendar.create_event",
+            "params": {"title": "Launch review", "date": "2023-08-01", "time": "10:00"},
+        },
+        {
+            "id": "text",
+            "tool": "sms.send",
+            "params": {
+                "phone_number": "555-123-4567",
+                "message": "Launch review on 2023-08-01 at 10:00",
+            },
+            "depends_on": ["event"],
+        },
+    ],
+}
+REMINDER_REQUEST = (
+    "put the launch review on my calendar for August 1, 2023 at 10:00 "
+    "and text 555-123-4567 about it"
+)
+NEW_REQUEST = (
+    "put the launch review on my calendar for September 5, 2023 at 15:30 "
+    "and text 555-987-6543 about it"
+)
+
+
+def exemplar(blueprint: dict[str, Any], exemplar_id: int = 7) -> ExemplarInfo:
+    return ExemplarInfo(
+        id=exemplar_id,
+        request=REMINDER_REQUEST,
+        blueprint=blueprint,
+        workflow_id=1,
+        version_id=3,
+        accepted_how="button",
+        accepted_by="U123",
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+def hit(info: ExemplarInfo, similarity: float) -> ExemplarHit:
+    return ExemplarHit(exemplar=info, similarity=similarity, score=0.03)
+
+
+def test_a_nearly_identical_past_request_is_adapted_with_the_new_values(planner):
+    info = exemplar(REMINDER_BLUEPRINT)
+    result = planned(planner, NEW_REQUEST, exemplars=[hit(info, 0.95)])
+    assert result.path is PlanPath.EXEMPLAR
+    assert result.exemplar_ids == [7]
+    assert result.confidence == pytest.approx(0.95)
+    assert result.question is None
+    assert steps_of(result.blueprint) == [
+        (
+            "calendar.create_event",
+            {"title": "Launch review", "date": "2023-09-05", "time": "15:30"},
+            [],
+        ),
+        (
+            "sms.send",
+            {"phone_number": "555-987-6543", "message": "Launch review on 2023-09-05 at 15:30"},
+            ["event"],
+        ),
+    ]
+    assert result.blueprint.name == "launch_reminder"
+    assert result.blueprint.description == NEW_REQUEST
+    assert "#7" in result.explanation
+    # the stored exemplar is left as it was
+    assert info.blueprint == REMINDER_BLUEPRINT
+    assert "description" not in info.blueprint
+
+
+def test_the_best_exemplar_is_adapted(planner):
+    other = exemplar(
+        {
+            "name": "page",
+            "steps": [
+                {
+                    "id": "p",
+                    "tool": "pagerduty.page",
+                    "params": {"service": "Billing", "message": "down"},
+                }
+            ],
+        },
+        exemplar_id=8,
+    )
+    best = exemplar(REMINDER_BLUEPRINT, exemplar_id=9)
+    result = planned(planner, NEW_REQUEST, exemplars=[hit(other, 0.94), hit(best, 0.97)])
+    assert result.path is PlanPath.EXEMPLAR
+    assert result.exemplar_ids == [9]
+
+
+def test_a_less_similar_exemplar_is_not_adapted(planner):
+    result = planned(
+        planner,
+        "send a text to 555-987-6543 saying the launch moved",
+        exemplars=[hit(exemplar(REMINDER_BLUEPRINT), 0.90)],
+    )
+    assert result.path is PlanPath.OFFLINE
+    assert result.exemplar_ids == []
+
+
+def test_an_exemplar_naming_an_unknown_tool_falls_back_to_the_clauses(planner):
+    stale = exemplar(
+        {
+            "name": "old",
+            "steps": [{"id": "t", "tool": "sms.legacy_send", "params": {"to": "555-123-4567"}}],
+        }
+    )
+    result = planned(
+        planner,
+        "send a text to 555-987-6543 saying the launch moved",
+        exemplars=[hit(stale, 0.97)],
+    )
+    assert result.path is PlanPath.OFFLINE
+    assert result.exemplar_ids == []
+    (step,) = result.blueprint.steps
+    assert step.tool == "sms.send"
+    assert step.params["phone_number"] == "555-987-6543"

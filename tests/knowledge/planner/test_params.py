@@ -1,0 +1,254 @@
+"""Filling a step's params from the request: the right kind of value for each param."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from knowledge.planner.extract import find_mentions
+from knowledge.planner.params import FilledParams, fill_params, wanted_kinds
+
+TODAY = date(2024, 3, 10)
+ENVIRONMENT = {"type": "string", "enum": ["staging", "production"]}
+
+
+def schema(required: list[str] | None = None, **properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+def text_param(description: str = "") -> dict[str, Any]:
+    return {"type": "string", "description": description}
+
+
+def fill(
+    params_schema: dict[str, Any],
+    request: str,
+    clause: str | None = None,
+    used: set[int] | None = None,
+) -> FilledParams:
+    """Fill from ``clause`` (the whole request when not given) within ``request``."""
+    clause = clause or request
+    start = request.index(clause)
+    mentions = find_mentions(request, today=TODAY)
+    return fill_params(params_schema, clause, (start, start + len(clause)), mentions, used or set())
+
+
+# ------------------------------------------------------------------------------ kinds
+
+
+@pytest.mark.parametrize(
+    ("name", "prop", "first"),
+    [
+        ("phone_number", text_param(), "phone"),
+        ("mobile", text_param(), "phone"),
+        ("email_address", text_param(), "email"),
+        ("recipient", {"type": "string", "format": "email"}, "email"),
+        ("webhook_url", text_param(), "url"),
+        ("channel", text_param(), "channel"),
+        ("assignee", text_param(), "mention"),
+        ("start_time", text_param(), "time"),
+        ("date", text_param(), "date"),
+        ("when", {"type": "string", "format": "date"}, "date"),
+        ("due", text_param(), "date"),
+        ("amount", {"type": "number"}, "amount"),
+        ("replicas", {"type": "integer"}, "number"),
+        ("attachment", text_param(), "file"),
+        ("city", text_param(), "address"),
+        ("destination", text_param(), "address"),
+        ("title", text_param(), "quoted"),
+        ("repo", text_param(), "quoted"),
+        ("target", text_param("the channel to post in"), "channel"),
+    ],
+)
+def test_each_param_wants_the_kind_of_value_its_name_says(name, prop, first):
+    assert wanted_kinds(name, prop)[0] == first
+
+
+def test_a_boolean_param_wants_no_mention():
+    assert wanted_kinds("dry_run", {"type": "boolean"}) == ()
+
+
+def test_a_numeric_param_only_wants_numeric_kinds():
+    kinds = wanted_kinds("phone_count", {"type": "integer"})
+    assert kinds and set(kinds) <= {"number", "amount", "year", "phone"}
+
+
+# ------------------------------------------------------------------------------ filling
+
+
+def test_phone_and_message():
+    filled = fill(
+        schema(phone_number=text_param(), message=text_param()),
+        "text 555-123-4567 that the deploy is done",
+    )
+    assert filled.params["phone_number"] == "555-123-4567"
+    assert "555-123-4567" in filled.params["message"]  # the clause as the message
+    assert filled.missing == []
+    assert filled.used == [5]
+
+
+def test_email_date_time_channel_and_file_each_get_their_kind():
+    request = "mail report.pdf to ann@example.com and post in #ops on August 1, 2023 at 07:00 AM"
+    filled = fill(
+        schema(
+            channel=text_param(),
+            email=text_param(),
+            date=text_param(),
+            time=text_param(),
+            attachment=text_param(),
+        ),
+        request,
+    )
+    assert filled.params == {
+        "channel": "#ops",
+        "email": "ann@example.com",
+        "date": "2023-08-01",
+        "time": "07:00 AM",
+        "attachment": "report.pdf",
+    }
+    assert filled.missing == []
+
+
+def test_params_come_back_in_schema_order():
+    filled = fill(schema(text=text_param(), channel=text_param()), "post the release notes in #dev")
+    assert list(filled.params) == ["text", "channel"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"), [("scale checkout to 3 replicas", 3), ("keep 1,000 rows", 1000)]
+)
+def test_an_integer_param_gets_an_int(request_text, expected):
+    filled = fill(schema(count={"type": "integer"}), request_text)
+    assert filled.params == {"count": expected}
+    assert isinstance(filled.params["count"], int)
+
+
+def test_a_number_param_gets_a_float_from_an_amount():
+    filled = fill(schema(amount={"type": "number"}), "refund $12.50 to the customer")
+    assert filled.params == {"amount": 12.5}
+
+
+def test_an_enum_param_picks_the_option_the_text_names():
+    filled = fill(schema(environment=ENVIRONMENT), "deploy the api service to production right now")
+    assert filled.params == {"environment": "production"}
+    assert filled.missing == []
+
+
+def test_an_enum_param_with_no_option_named_is_missing():
+    filled = fill(schema(environment=ENVIRONMENT), "deploy the api service")
+    assert filled.params == {}
+    assert filled.missing == ["environment"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "params_schema", "expected"),
+    [
+        ("deploy to Staging", schema(environment=ENVIRONMENT), {"environment": "staging"}),
+        (
+            "deploy the Billing service to Production",
+            schema(service=text_param(), environment=ENVIRONMENT),
+            {"service": "Billing", "environment": "production"},
+        ),
+        (
+            "open a ticket for Acme with high priority",
+            schema(priority={"type": "string", "enum": ["low", "high"]}),
+            {"priority": "high"},
+        ),
+    ],
+)
+def test_an_enum_param_only_takes_one_of_its_options(request_text, params_schema, expected):
+    # a capitalised word is an entity mention; an enum param must not take it verbatim when it
+    # is not one of the options (the engine's validation then rejects the value)
+    assert fill(params_schema, request_text).params == expected
+
+
+@pytest.mark.parametrize(
+    ("clause", "text"),
+    [
+        ("Could you please post the release notes in #dev?", "post the release notes in #dev"),
+        ("please tell them the deploy is done.", "tell them the deploy is done"),
+        ("and then I'd like you to say we are live", "say we are live"),
+    ],
+)
+def test_a_free_text_param_gets_the_clause_without_politeness(clause, text):
+    filled = fill(schema(text=text_param()), clause)
+    assert filled.params == {"text": text}
+
+
+def test_a_quoted_value_is_the_free_text_when_there_is_one():
+    filled = fill(schema(message=text_param()), "post 'we are live' in the channel")
+    assert filled.params == {"message": "we are live"}
+
+
+def test_required_params_the_text_says_nothing_about_are_missing():
+    filled = fill(
+        schema(["city", "date"], city=text_param(), date=text_param(), units=text_param()),
+        "check the weather",
+    )
+    assert filled.params == {}
+    assert filled.missing == ["city", "date"]  # units is optional: not missing
+
+
+def test_an_optional_param_with_a_default_is_left_out():
+    filled = fill(
+        schema(["city"], city=text_param(), units={"type": "string", "default": "metric"}),
+        "check the weather in Paris",
+    )
+    assert filled.params == {"city": "Paris"}
+    assert filled.missing == []
+
+
+def test_values_from_the_steps_own_clause_win():
+    request = "text 555-000-1111 that we are starting, then text 555-222-3333 when it is done"
+    phone = schema(phone_number=text_param())
+    first = fill(phone, request, "text 555-000-1111 that we are starting")
+    second = fill(phone, request, "text 555-222-3333 when it is done")
+    assert first.params == {"phone_number": "555-000-1111"}
+    assert second.params == {"phone_number": "555-222-3333"}
+
+
+def test_a_specific_value_missing_from_the_clause_comes_from_the_nearest_other_clause():
+    request = "I have a meeting on August 1, 2023 in Paris. Please check the weather there"
+    filled = fill(
+        schema(city=text_param(), date=text_param()), request, "Please check the weather there"
+    )
+    assert filled.params == {"date": "2023-08-01"}  # a date is a date wherever it is said
+    assert filled.missing == ["city"]  # but a bare name in another clause is too vague
+
+
+def test_mentions_used_by_earlier_steps_are_not_taken_again():
+    request = "post in #dev and #ops"
+    mentions = find_mentions(request)
+    dev = next(m for m in mentions if m.value == "#dev")
+    filled = fill(schema(channel=text_param()), request, used={dev.start})
+    assert filled.params == {"channel": "#ops"}
+
+
+def test_a_phone_number_is_not_taken_as_the_message():
+    filled = fill(
+        schema(message=text_param(), phone=text_param()), "send 'on my way' to 555-123-4567"
+    )
+    assert filled.params == {"message": "on my way", "phone": "555-123-4567"}
+
+
+def test_a_value_goes_to_the_param_whose_words_are_next_to_it():
+    # _pick's docstring: inside the clause, "nearest to the parameter's own words if they
+    # occur"; its `name` argument is unused and the first quoted string goes to `repo`
+    filled = fill(
+        schema(repo=text_param(), title=text_param()),
+        "open a pull request titled 'Fix login' in repo 'kaizen'",
+    )
+    assert filled.params == {"repo": "kaizen", "title": "Fix login"}
+
+
+def test_a_free_text_param_without_a_declared_type_still_gets_the_clause():
+    # a schema with no "type" accepts a string (MCP tools often leave it out)
+    filled = fill(schema(message={"description": "What to say"}), "tell them we are live")
+    assert filled.params == {"message": "tell them we are live"}
+    assert filled.missing == []

@@ -1,0 +1,156 @@
+"""Learning what people call each tool from accepted requests, and planning with it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine.validation import validate_blueprint
+from knowledge.history.views import ExemplarInfo
+from knowledge.planner.offline import OfflinePlanner
+from knowledge.planner.phrases import PHRASE_WEIGHT, ToolPhrases
+from knowledge.search.catalog import entry_from_spec
+from knowledge.search.index import ToolIndex
+from tests.knowledge.planner.test_offline_planner import SPECS, registry
+
+#: "Bolt" (a ride-hailing app) is not a word the model ties to "Order a cab ride".
+LEARNED_REQUEST = "book a Bolt to 5 Main St"
+SIMILAR_REQUEST = "book a Bolt to 12 Oak Avenue"
+UNRELATED_REQUEST = "check the weather in Paris tomorrow"
+
+
+def exemplar(request: str, steps: list[dict[str, Any]], exemplar_id: int = 1) -> ExemplarInfo:
+    return ExemplarInfo(
+        id=exemplar_id,
+        request=request,
+        blueprint={"name": "accepted", "steps": steps},
+        workflow_id=1,
+        version_id=1,
+        accepted_how="button",
+        accepted_by="U123",
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+RIDE = exemplar(
+    LEARNED_REQUEST, [{"id": "ride", "tool": "taxi.order", "params": {"address": "5 Main St"}}]
+)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> ToolIndex:
+    tool_index = ToolIndex(tmp_path_factory.mktemp("phrase-index"))
+    tool_index.sync([entry_from_spec(s) for s in SPECS])
+    return tool_index
+
+
+@pytest.fixture(scope="module")
+def phrases(index: ToolIndex) -> ToolPhrases:
+    learned = ToolPhrases(index)
+    assert learned.learn([RIDE]) == 1
+    return learned
+
+
+def boosts(phrases: ToolPhrases, index: ToolIndex, text: str) -> dict[str, float]:
+    row = phrases.scores(index.embed_texts([text]), index.names)[0]
+    return {name: float(value) for name, value in zip(index.names, row, strict=True) if value}
+
+
+def test_an_accepted_request_is_remembered_as_a_phrase_for_its_tool(phrases):
+    assert phrases.phrases == [LEARNED_REQUEST]
+    assert phrases.tools == ["taxi.order"]
+    assert phrases.vectors.shape[0] == 1
+
+
+def test_a_similar_clause_boosts_the_learned_tool_only(phrases, index):
+    boosted = boosts(phrases, index, SIMILAR_REQUEST)
+    assert set(boosted) == {"taxi.order"}
+    assert 0 < boosted["taxi.order"] <= PHRASE_WEIGHT
+
+
+def test_an_unrelated_clause_gets_no_boost(phrases, index):
+    assert boosts(phrases, index, UNRELATED_REQUEST) == {}
+
+
+def test_scores_have_a_row_per_clause_and_a_column_per_tool(phrases, index):
+    vectors = index.embed_texts([SIMILAR_REQUEST, UNRELATED_REQUEST])
+    scores = phrases.scores(vectors, index.names)
+    assert scores.shape == (2, len(index.names))
+    assert np.all(scores >= 0)
+    taxi = index.names.index("taxi.order")
+    assert scores[0, taxi] > 0 and scores[1, taxi] == 0
+
+
+def test_nothing_learned_boosts_nothing(index):
+    empty = ToolPhrases(index)
+    vectors = index.embed_texts([SIMILAR_REQUEST])
+    assert not empty.scores(vectors, index.names).any()
+    unknown = exemplar(LEARNED_REQUEST, [{"id": "r", "tool": "uber.call", "params": {}}])
+    assert empty.learn([unknown]) == 0  # its blueprint names no indexed tool
+    assert not empty.scores(vectors, index.names).any()
+
+
+def test_each_clause_of_a_multi_step_request_goes_to_its_own_tool(index):
+    learned = ToolPhrases(index)
+    learned.learn(
+        [
+            exemplar(
+                "Book a Bolt to 5 Main St, then post in #ops that I'm leaving",
+                [
+                    {"id": "ride", "tool": "taxi.order", "params": {"address": "5 Main St"}},
+                    {
+                        "id": "post",
+                        "tool": "slack.post_message",
+                        "params": {"channel": "#ops", "text": "leaving"},
+                    },
+                ],
+            )
+        ]
+    )
+    assert dict(zip(learned.phrases, learned.tools, strict=True)) == {
+        "Book a Bolt to 5 Main St": "taxi.order",
+        "post in #ops that I'm leaving": "slack.post_message",
+    }
+
+
+def test_learning_adds_to_what_is_known(index):
+    learned = ToolPhrases(index)
+    learned.learn([RIDE])
+    page = exemplar(
+        "wake up whoever is on call for Billing",
+        [
+            {
+                "id": "page",
+                "tool": "pagerduty.page",
+                "params": {"service": "Billing", "message": "wake up"},
+            }
+        ],
+        exemplar_id=2,
+    )
+    assert learned.learn([page]) == 2
+    assert learned.tools == ["taxi.order", "pagerduty.page"]
+    assert learned.vectors.shape[0] == 2
+
+
+def test_planning_warm_picks_the_tool_cold_planning_could_not(index, phrases):
+    cold = OfflinePlanner(index, registry()).plan(SIMILAR_REQUEST)
+    assert cold.blueprint is None  # the words alone fit no tool convincingly
+    warm = OfflinePlanner(index, registry(), phrases=phrases).plan(SIMILAR_REQUEST)
+    assert warm.blueprint is not None
+    assert validate_blueprint(warm.blueprint, registry()).ok
+    assert [(s.tool, s.params) for s in warm.blueprint.steps] == [
+        ("taxi.order", {"address": "12 Oak Avenue"})
+    ]
+    assert warm.confidence > cold.confidence
+
+
+def test_learned_phrases_do_not_change_an_unrelated_plan(index, phrases):
+    cold = OfflinePlanner(index, registry()).plan(UNRELATED_REQUEST)
+    warm = OfflinePlanner(index, registry(), phrases=phrases).plan(UNRELATED_REQUEST)
+    assert cold.blueprint is not None and warm.blueprint is not None
+    assert [s.tool for s in warm.blueprint.steps] == [s.tool for s in cold.blueprint.steps]
+    assert [s.tool for s in warm.blueprint.steps] == ["weather.get"]
+    assert warm.confidence == cold.confidence
