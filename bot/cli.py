@@ -19,6 +19,7 @@ from bot.console.live import (
 from bot.console.trace_table import render_run
 from bot.db_commands import db_group
 from bot.plan_commands import plan_command
+from bot.planning import open_tool_catalog, tool_index
 from bot.run_commands import resume_unfinished, runs_group
 from bot.settings import Settings
 from bot.store import make_console_runner, open_store
@@ -31,8 +32,6 @@ from engine.schema import blueprint_json_schema_text
 from engine.tools.builtin import builtin_registry
 from engine.tools.registry import ToolRegistry
 from knowledge.history import RunInfo, find_or_add_version, get_run
-from knowledge.search.catalog import entries_from_registry
-from knowledge.search.index import ToolIndex
 from knowledge.store.models import RunState, VersionOrigin
 
 EXIT_FAILED = 1
@@ -251,7 +250,11 @@ def tools(ctx: click.Context, as_json: bool) -> None:
     """List the tools blueprints can use (``kaizen tools search TEXT`` finds them)."""
     if ctx.invoked_subcommand is not None:
         return
-    registry = _registry(Settings())
+    settings = Settings()
+    with open_tool_catalog(settings) as catalog:
+        for error in catalog.errors:
+            click.echo(f"tool source skipped: {error}", err=True)
+        registry = catalog.registry
     if as_json:
         click.echo(json.dumps([s.model_dump(mode="json") for s in registry.specs()], indent=2))
         return
@@ -280,10 +283,12 @@ main.add_command(workflows_group)
 def tools_search(text: str, limit: int) -> None:
     """The tools that best fit TEXT: meaning (embeddings) and words (BM25), fused."""
     settings = Settings()
-    index = ToolIndex(settings.data_dir / "chroma")
-    index.sync(entries_from_registry(_registry(settings), source="builtin"))
+    with open_tool_catalog(settings) as catalog:
+        for error in catalog.errors:
+            click.echo(f"tool source skipped: {error}", err=True)
+        hits = tool_index(settings, catalog).search(text, k=limit)
     console = Console()
-    for rank, hit in enumerate(index.search(text, k=limit), start=1):
+    for rank, hit in enumerate(hits, start=1):
         ranks = f"meaning #{hit.dense_rank or '–'}, words #{hit.lexical_rank or '–'}"
         console.print(
             f"{rank}. [bold]{hit.name}[/] [dim]{hit.score:.4f} ({ranks})[/] — "

@@ -16,8 +16,10 @@ from bot.planning import make_planner, open_tool_catalog
 from bot.settings import Settings
 from bot.store import open_store
 from engine.records import RunRecord, RunStatus
+from knowledge.history import find_or_add_version
 from knowledge.planner.memory import accept_plan, record_plan
 from knowledge.planner.result import PlanResult
+from knowledge.store.models import VersionOrigin
 
 EXIT_FAILED = 1
 EXIT_NO_PLAN = 2
@@ -77,7 +79,7 @@ def plan_command(
     try:
         with open_tool_catalog(settings) as catalog:
             for error in catalog.errors:
-                console.print(f"[yellow]tool source skipped[/]: {error}", highlight=False)
+                click.echo(f"tool source skipped: {error}", err=True)
             planner = make_planner(settings, catalog, db)
             try:
                 result = planner.plan(request, offline_only=offline)
@@ -104,6 +106,15 @@ def plan_command(
                 )
             if run_it:
                 from bot.cli import RunOptions, _parse_inputs, _run
+
+                with db.session() as session:  # the planner made this version, not the user
+                    find_or_add_version(
+                        session,
+                        result.blueprint,
+                        author=user,
+                        origin=VersionOrigin.PLANNER,
+                        registry=catalog.registry,
+                    )
 
                 record = asyncio.run(
                     _run(
