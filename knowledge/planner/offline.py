@@ -34,7 +34,7 @@ from knowledge.planner.clauses import Clause, read_clauses
 from knowledge.planner.extract import Mention, find_mentions
 from knowledge.planner.params import fill_params
 from knowledge.planner.phrases import ToolPhrases
-from knowledge.planner.result import PlanPath, PlanResult, Retrieval
+from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
 
@@ -119,7 +119,7 @@ class OfflinePlanner:
                 path=PlanPath.OFFLINE,
                 confidence=0.0,
                 tools_considered=considered,
-                latency_ms=_ms(started),
+                latency_ms=elapsed_ms(started),
             )
         return self._build(request, clauses, picks, considered, started)
 
@@ -178,13 +178,7 @@ class OfflinePlanner:
             if previous is not None and _REFERS_BACK.search(pick.clause.text):
                 _feed_from(previous, params, schema)
             for name in filled.missing:
-                input_name = f"{step_id}_{name}"
-                prop = (schema.get("properties") or {}).get(name) or {}
-                inputs[input_name] = {
-                    "type": _input_type(prop),
-                    "description": prop.get("description") or f"{name} for {pick.tool}",
-                }
-                params[name] = "{{ inputs." + input_name + " }}"
+                _ask_for(name, step_id, pick.tool, schema, params, inputs)
                 missing_for.append(f"{name} (for {pick.tool})")
             step: dict[str, Any] = {"id": step_id, "tool": pick.tool, "params": params}
             if pick.clause.text:
@@ -205,9 +199,8 @@ class OfflinePlanner:
             rejected = _rejected_params(report.problems, steps)
             for step_index, name in rejected:
                 step = steps[step_index]
-                input_name = f"{step['id']}_{name}"
-                inputs[input_name] = {"type": "string", "description": f"{name} for {step['tool']}"}
-                step["params"][name] = "{{ inputs." + input_name + " }}"
+                tool_schema = self.registry.get(step["tool"]).spec.params_schema
+                _ask_for(name, step["id"], step["tool"], tool_schema, step["params"], inputs)
                 missing_for.append(f"{name} (for {step['tool']})")
             if rejected:
                 report = validate_blueprint(blueprint, self.registry)
@@ -221,7 +214,7 @@ class OfflinePlanner:
                 path=PlanPath.OFFLINE,
                 confidence=0.0,
                 tools_considered=considered,
-                latency_ms=_ms(started),
+                latency_ms=elapsed_ms(started),
             )
         question = None
         covered = {start for pick in picks for start in (pick.clause.start, *pick.also)}
@@ -246,7 +239,7 @@ class OfflinePlanner:
             path=PlanPath.OFFLINE,
             confidence=confidence,
             tools_considered=considered or [p.tool for p in picks],
-            latency_ms=_ms(started),
+            latency_ms=elapsed_ms(started),
         )
 
     def _depends_on(
@@ -290,7 +283,7 @@ class OfflinePlanner:
             confidence=min(1.0, hit.similarity),
             tools_considered=considered,
             exemplar_ids=[hit.exemplar.id],
-            latency_ms=_ms(started),
+            latency_ms=elapsed_ms(started),
         )
 
 
@@ -360,6 +353,24 @@ def _feed_from(previous: str, params: dict[str, Any], schema: dict[str, Any]) ->
             return
 
 
+def _ask_for(
+    name: str,
+    step_id: str,
+    tool: str,
+    schema: dict[str, Any],
+    params: dict[str, Any],
+    inputs: dict[str, dict[str, Any]],
+) -> None:
+    """Make param ``name`` of a step a declared blueprint input (asked for before the run)."""
+    input_name = f"{step_id}_{name}"
+    prop = (schema.get("properties") or {}).get(name) or {}
+    inputs[input_name] = {
+        "type": _input_type(prop),
+        "description": prop.get("description") or f"{name} for {tool}",
+    }
+    params[name] = "{{ inputs." + input_name + " }}"
+
+
 def _input_type(prop: dict[str, Any]) -> str:
     declared = prop.get("type")
     return (
@@ -395,7 +406,3 @@ def _confidence(picks: Sequence[_Pick], clauses: Sequence[Clause], missing: int)
     unanswered = sum(1 for c in clauses if c.asks and c.start not in covered)
     value = fit * (0.9**unanswered) * (0.85**missing)
     return round(max(0.0, min(1.0, 0.2 + 0.8 * value)), 3)
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)

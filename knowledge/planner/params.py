@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
+from knowledge.search.catalog import identifier_words
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
 _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
@@ -68,7 +69,7 @@ class FilledParams(BaseModel):
 def wanted_kinds(name: str, schema: dict[str, Any]) -> tuple[MentionKind, ...]:
     """The kinds of mention that suit a parameter, best first."""
     declared = schema.get("type")
-    text = f"{_words(name)} {schema.get('description', '')}".lower()
+    text = f"{identifier_words(name)} {schema.get('description', '')}".lower()
     if schema.get("format") in ("date", "date-time") or declared == "date":
         return ("date",)
     if schema.get("format") == "email":
@@ -76,7 +77,7 @@ def wanted_kinds(name: str, schema: dict[str, Any]) -> tuple[MentionKind, ...]:
     if schema.get("format") == "uri":
         return ("url",)
     for pattern, kinds in _RULES:
-        if pattern.search(_words(name).lower()):
+        if pattern.search(identifier_words(name).lower()):
             return _for_type(kinds, declared)
     for pattern, kinds in _RULES:
         if pattern.search(text):
@@ -194,7 +195,7 @@ def _pick(
     """The best mention of ``kinds``: inside the clause first (the one right after the
     parameter's own words — "repo 'kaizen'" — if there is one), then the nearest outside."""
     start, end = span
-    own_words = [w for w in _words(name).lower().split() if len(w) > 2]
+    own_words = [w for w in identifier_words(name).lower().split() if len(w) > 2]
     for kind in kinds:
         inside = [
             m
@@ -250,7 +251,3 @@ def _clause_as_text(clause: str) -> str:
     """The clause without its politeness ("could you please …") and final punctuation."""
     text = _POLITE.sub("", clause).strip(" ,.?!")
     return text or clause.strip(" ,.?!")
-
-
-def _words(name: str) -> str:
-    return re.sub(r"[_.\-]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name))

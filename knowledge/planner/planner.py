@@ -7,7 +7,7 @@ import time
 
 from knowledge.planner.llm import LLMPlanner, LLMPlanningError
 from knowledge.planner.offline import OfflinePlanner
-from knowledge.planner.result import PlanResult, Retrieval
+from knowledge.planner.result import PlanResult, Retrieval, elapsed_ms
 from knowledge.search.exemplars import ExemplarIndex
 from knowledge.search.index import ToolIndex
 
@@ -58,10 +58,12 @@ class Planner:
         if not use_llm or self.llm is None:
             reason = "offline requested" if offline_only else "no LLM configured"
             result = self.offline.plan(request, retrieval)
-            return result.model_copy(update={"fallback_reason": reason, "latency_ms": _ms(started)})
+            return result.model_copy(
+                update={"fallback_reason": reason, "latency_ms": elapsed_ms(started)}
+            )
         try:
             result = self.llm.plan(request, retrieval)
-            return result.model_copy(update={"latency_ms": _ms(started)})
+            return result.model_copy(update={"latency_ms": elapsed_ms(started)})
         except LLMPlanningError as failure:
             result = self.offline.plan(request, retrieval)
             return result.model_copy(
@@ -69,10 +71,6 @@ class Planner:
                     "fallback_reason": f"LLM failed ({failure.kind}): {failure.reason}",
                     "tokens_in": failure.tokens_in,
                     "tokens_out": failure.tokens_out,
-                    "latency_ms": _ms(started),
+                    "latency_ms": elapsed_ms(started),
                 }
             )
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)

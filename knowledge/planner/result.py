@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,3 +68,8 @@ class PlanResult(BaseModel):
     @property
     def ok(self) -> bool:
         return self.blueprint is not None
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a ``time.perf_counter()`` reading), rounded."""
+    return round((time.perf_counter() - started) * 1000, 2)

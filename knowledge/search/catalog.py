@@ -31,12 +31,12 @@ class CatalogEntry(BaseModel):
     def search_text(self) -> str:
         """What the tool is found by: its name as words, its description, and its parameters'
         names and descriptions."""
-        parts = [_words_of(self.name), self.description]
+        parts = [identifier_words(self.name), self.description]
         properties = self.parameters.get("properties", {})
         if isinstance(properties, dict):
             for name, schema in properties.items():
                 described = schema.get("description", "") if isinstance(schema, dict) else ""
-                parts.append(f"{_words_of(name)}: {described}".strip(": "))
+                parts.append(f"{identifier_words(name)}: {described}".strip(": "))
         return ". ".join(p for p in parts if p)
 
     @property
@@ -46,7 +46,8 @@ class CatalogEntry(BaseModel):
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def _words_of(identifier: str) -> str:
+def identifier_words(identifier: str) -> str:
+    """``list_pullRequests`` / ``gh.list-prs`` → words separated by spaces."""
     return re.sub(r"[_.\-]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", identifier)).strip()
 
 

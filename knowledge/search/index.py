@@ -17,7 +17,7 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.search.catalog import CatalogEntry, unique
+from knowledge.search.catalog import CatalogEntry, identifier_words, unique
 from knowledge.search.clauses import split_clauses
 from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
@@ -175,7 +175,7 @@ class ToolIndex:
 
 def _name_term_weights(entries: Sequence[CatalogEntry]) -> list[dict[str, float]]:
     """For each tool, its name words weighted by rarity across the catalog, summing to 1."""
-    named = [set(words(_name_words(entry.name))) for entry in entries]
+    named = [set(words(identifier_words(entry.name))) for entry in entries]
     frequency: dict[str, int] = {}
     for terms in named:
         for term in terms:
@@ -186,7 +186,3 @@ def _name_term_weights(entries: Sequence[CatalogEntry]) -> list[dict[str, float]
         total = sum(raw.values()) or 1.0
         result.append({t: w / total for t, w in raw.items()})
     return result
-
-
-def _name_words(name: str) -> str:
-    return name.replace(".", " ").replace("_", " ").replace("-", " ")
