@@ -16,7 +16,8 @@ _BOUNDARY = re.compile(
 )
 #: Words at the start of a clause that say how it relates to the one before.
 _LEADING = re.compile(
-    r"^(?P<word>first(?:ly)?|second(?:ly)?|third(?:ly)?|next|then|after that|afterwards|"
+    r"^(?P<word>prior to (?:that|this|it)|before (?:that|this|it|then)|but first|"
+    r"first of all|first(?:ly)?|second(?:ly)?|third(?:ly)?|next|then|after that|afterwards|"
     r"finally|lastly|last|once (?:that|this|it|you|we|I|everything)[^,]*|meanwhile|"
     r"at the same time|in parallel|simultaneously|alongside|additionally|also|besides|"
     r"in addition|moreover|furthermore|and)\b[,\s]*",
@@ -26,6 +27,11 @@ _LEADING = re.compile(
 PARALLEL_WORDS = frozenset(
     {"meanwhile", "while", "at the same time", "in parallel", "simultaneously", "alongside"}
 )
+#: Connectives joining a clause mid-sentence that make it happen first ("call a taxi once the
+#: books arrive": the arrival comes first).
+_CONDITION_WORDS = frozenset({"after", "once"})
+#: Leading words that put a clause before the one mentioned just before it.
+_EARLIER_WORDS = ("prior to", "before")
 #: A clause that asks for something (not one that only sets the scene).
 _ASKS = re.compile(
     r"\b(?:can|could|would|will) (?:you|we|u)\b|\bplease\b|\bhelp (?:me|us)?\b|\bassist\b|"
@@ -35,6 +41,26 @@ _ASKS = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS = 2
+#: Abbreviations whose full stop does not end a sentence ("Dr. Smith", "Main St. 5").
+_ABBREVIATION = re.compile(
+    r"\b(?:dr|mr|mrs|ms|prof|st|jr|sr|mt|ave|no|vs|etc|e\.g|i\.e|approx|dept|inc|ltd|co)\.$",
+    re.IGNORECASE,
+)
+#: Words that carry no request of their own: courtesy, helping verbs, pronouns, fillers.
+#: A clause made only of these ("Could you do that for me?") says what to do only together
+#: with the clause before it.
+_EMPTY_WORDS = frozenset(
+    """a about actually afterwards again all also am an and any anything are arrange as assist
+    assistance at be been before being both but by can could definitely do does doing done
+    don't else even everything finally first for from further get go going great handle
+    have having help helpful here how i i'd i'll i'm i've if in into is it it's its just
+    kindly last lastly let let's like love manage maybe me mind more much my myself need
+    next no not now of off oh ok okay on once or other our out over perhaps please possible
+    possibly pretty quite really request right same see should situation so some something
+    soon still stuff such sure take task tasks than thank thanks that that's the them then
+    there these they thing things this those through to too up us very want was way we
+    well were what when where whether which while will wish with would wouldn't you your""".split()  # noqa: SIM905
+)
 
 
 class Clause(BaseModel):
@@ -49,6 +75,11 @@ class Clause(BaseModel):
     """The word joining it to the clause before ("then", "meanwhile", "after", …), lower case."""
     asks: bool = True
     """Whether it asks for something (a question, a request, an imperative)."""
+    earlier: bool = False
+    """Whether it happens before the clause mentioned just before it ("Prior to that, …",
+    "… once the books arrive")."""
+    first: bool = False
+    """Whether it says it comes first ("First, …", "but first …")."""
 
     @property
     def parallel(self) -> bool:
@@ -61,12 +92,15 @@ def read_clauses(text: str) -> list[Clause]:
     position = 0
     connective = ""
     for match in _BOUNDARY.finditer(text):
+        if _ABBREVIATION.search(text[position : match.start()]):
+            continue  # "Dr. Smith": not a sentence end
         pieces.append((position, match.start(), connective))
         connective = (match.group("word") or "").lower()
         position = match.end()
     pieces.append((position, len(text), connective))
     clauses: list[Clause] = []
     carried = ""
+    carried_earlier = carried_first = False
     for start, end, word in pieces:
         raw = text[start:end]
         stripped = raw.strip(" ,.;!?\n\t")
@@ -74,20 +108,56 @@ def read_clauses(text: str) -> list[Clause]:
             continue
         start += raw.index(stripped)
         end = start + len(stripped)
+        earlier = word in _CONDITION_WORDS
         word = word or carried
         leading = _LEADING.match(stripped)
+        first = False
         if leading:
-            word = word or leading.group("word").lower().split()[0]
-            if leading.group("word").lower() in PARALLEL_WORDS:
-                word = leading.group("word").lower()
+            lead = leading.group("word").lower()
+            earlier = earlier or lead.startswith(_EARLIER_WORDS)
+            first = lead.startswith(("first", "but first"))
+            word = word or lead.split()[0]
+            if lead in PARALLEL_WORDS:
+                word = lead
         only_connective = leading is not None and leading.end() >= len(stripped)
         if len(stripped.split()) < MIN_WORDS or only_connective:
             carried = word  # "Also," on its own: its word belongs to the next clause
+            carried_earlier, carried_first = earlier, first
             continue
         asks = _asks(stripped) or raw.rstrip().endswith("?")
         carried = "" if asks else word  # "Once that's done, …": the word orders what follows
-        clauses.append(Clause(text=stripped, start=start, end=end, connective=word, asks=asks))
+        earlier = earlier or carried_earlier
+        first = first or carried_first
+        carried_earlier = carried_first = False
+        if says_nothing(stripped):
+            previous = clauses[-1] if clauses else None
+            if asks and previous is not None and not previous.asks:
+                # "I haven't paid my bill. Could you do that for me?": one request
+                clauses[-1] = previous.model_copy(
+                    update={"text": text[previous.start : end], "end": end, "asks": True}
+                )
+            elif not asks:
+                carried = word
+            continue
+        clauses.append(
+            Clause(
+                text=stripped,
+                start=start,
+                end=end,
+                connective=word,
+                asks=asks,
+                earlier=earlier,
+                first=first,
+            )
+        )
     return clauses
+
+
+def says_nothing(clause: str) -> bool:
+    """Whether ``clause`` is made only of courtesy, helping verbs and pronouns ("Can you
+    assist me with this?", "And finally")."""
+    found = re.findall(r"[a-z][a-z']*", clause.lower().replace("\u2019", "'"))
+    return all(word in _EMPTY_WORDS for word in found)
 
 
 def _asks(clause: str) -> bool:

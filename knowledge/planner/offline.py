@@ -32,7 +32,7 @@ from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.planner.clauses import Clause, read_clauses
 from knowledge.planner.extract import Mention, find_mentions
-from knowledge.planner.params import fill_params
+from knowledge.planner.params import fill_params, telling_kinds
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.search.exemplars import ExemplarHit
@@ -52,6 +52,9 @@ class OfflineSettings:
     question_below: float = 0.35
     """Below this confidence the plan comes with a clarifying question."""
     max_steps: int = 30
+    value_weight: float = 0.1
+    """Added to a tool's score when its clause names a value of a kind the tool's params want
+    (a phone number → the call tools), shared among the tools wanting that kind."""
 
 
 @dataclass
@@ -106,7 +109,8 @@ class OfflinePlanner:
         clauses = read_clauses(request) or [
             Clause(text=request, start=0, end=len(request), asks=True)
         ]
-        picks = self._pick_tools(clauses)
+        mentions = find_mentions(request, today=self.today)
+        picks = self._pick_tools(clauses, mentions)
         if not picks:
             best = ", ".join(considered[:3]) or "none"
             return PlanResult(
@@ -121,11 +125,11 @@ class OfflinePlanner:
                 tools_considered=considered,
                 latency_ms=elapsed_ms(started),
             )
-        return self._build(request, clauses, picks, considered, started)
+        return self._build(request, clauses, picks, mentions, considered, started)
 
     # ------------------------------------------------------------------------ choosing tools
 
-    def _pick_tools(self, clauses: Sequence[Clause]) -> list[_Pick]:
+    def _pick_tools(self, clauses: Sequence[Clause], mentions: Sequence[Mention]) -> list[_Pick]:
         names = self.index.names
         if not names:
             return []
@@ -134,6 +138,7 @@ class OfflinePlanner:
         scores = self.index.clause_scores(texts, vectors)
         if self.phrases is not None:
             scores = scores + self.phrases.scores(vectors, names)
+        scores = scores + self.settings.value_weight * self._value_scores(clauses, mentions, names)
         picks: list[_Pick] = []
         for row, clause in enumerate(clauses):
             column = int(np.argmax(scores[row]))
@@ -147,7 +152,28 @@ class OfflinePlanner:
                 previous.also.append(clause.start)
                 continue  # the same tool again: one step
             picks.append(_Pick(clause=clause, tool=names[column], score=score))
-        return picks[: self.settings.max_steps]
+        return _in_order(picks)[: self.settings.max_steps]
+
+    def _value_scores(
+        self, clauses: Sequence[Clause], mentions: Sequence[Mention], names: Sequence[str]
+    ) -> np.ndarray[Any, Any]:
+        """For each clause and tool, how telling the values the clause names are for the tool:
+        1 / (number of tools wanting that kind), the best kind named."""
+        result = np.zeros((len(clauses), len(names)), dtype=np.float32)
+        wanting: dict[str, list[int]] = {}
+        for column, name in enumerate(names):
+            if name in self.registry:
+                schema = self.registry.get(name).spec.params_schema
+                for kind in telling_kinds(schema):
+                    wanting.setdefault(kind, []).append(column)
+        for row, clause in enumerate(clauses):
+            for mention in mentions:
+                if clause.start <= mention.start < clause.end and mention.kind in wanting:
+                    columns = wanting[mention.kind]
+                    weight = 1.0 / len(columns)
+                    for column in columns:
+                        result[row, column] = max(result[row, column], weight)
+        return result
 
     # ------------------------------------------------------------------------ building
 
@@ -156,10 +182,10 @@ class OfflinePlanner:
         request: str,
         clauses: Sequence[Clause],
         picks: list[_Pick],
+        mentions: Sequence[Mention],
         considered: list[str],
         started: float,
     ) -> PlanResult:
-        mentions = find_mentions(request, today=self.today)
         used: set[int] = set()
         steps: list[dict[str, Any]] = []
         inputs: dict[str, dict[str, Any]] = {}
@@ -288,6 +314,21 @@ class OfflinePlanner:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _in_order(picks: Sequence[_Pick]) -> list[_Pick]:
+    """The picks in the order they should run: as mentioned, except a clause that says it
+    comes first ("First, …") goes first and one that happens before the clause mentioned
+    just before it ("Prior to that, …", "… once the books arrive") goes before that one."""
+    ordered: list[_Pick] = []
+    for pick in picks:
+        if pick.clause.first and ordered:
+            ordered.insert(0, pick)
+        elif pick.clause.earlier and ordered:
+            ordered.insert(len(ordered) - 1, pick)
+        else:
+            ordered.append(pick)
+    return ordered
 
 
 def _closest_exemplar(hits: Sequence[ExemplarHit], least: float) -> ExemplarHit | None:

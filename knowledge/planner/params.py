@@ -89,6 +89,25 @@ def wanted_kinds(name: str, schema: dict[str, Any]) -> tuple[MentionKind, ...]:
     return ("quoted", "entity")
 
 
+#: Kinds of value specific enough that naming one points at the tools wanting it (a phone
+#: number → the call and SMS tools); names, quotes and numbers are everywhere.
+TELLING_KINDS: frozenset[str] = frozenset(
+    {"phone", "email", "url", "channel", "mention", "time", "year", "amount", "file"}
+)
+
+
+def telling_kinds(schema: dict[str, Any]) -> set[str]:
+    """The :data:`TELLING_KINDS` a tool's params want first (``"phone"`` for a
+    ``phone_number`` param)."""
+    properties = schema.get("properties") or {}
+    found: set[str] = set()
+    for name, prop in properties.items():
+        kinds = wanted_kinds(name, prop if isinstance(prop, dict) else {})
+        if kinds and kinds[0] in TELLING_KINDS:
+            found.add(kinds[0])
+    return found
+
+
 def _for_type(kinds: tuple[MentionKind, ...], declared: Any) -> tuple[MentionKind, ...]:
     if declared in _NUMERIC_TYPES:
         numeric = tuple(k for k in kinds if k in ("number", "amount", "year", "phone"))

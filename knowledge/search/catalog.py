@@ -40,10 +40,50 @@ class CatalogEntry(BaseModel):
         return ". ".join(p for p in parts if p)
 
     @property
+    def example_values(self) -> list[str]:
+        """Values the tool's parameters name as typical: string ``enum`` options, JSON Schema
+        ``examples``, and lists in descriptions ("eg. Amazon, Ebay etc.", "such as Slack or
+        email"). A request naming one ("… from Amazon") points at the tool."""
+        found: list[str] = []
+        properties = self.parameters.get("properties", {})
+        if not isinstance(properties, dict):
+            return found
+        for schema in properties.values():
+            if not isinstance(schema, dict):
+                continue
+            for key in ("enum", "examples"):
+                values = schema.get(key)
+                if isinstance(values, list):
+                    found.extend(v for v in values if isinstance(v, str))
+            described = schema.get("description")
+            if isinstance(described, str):
+                found.extend(described_examples(described))
+        return list(dict.fromkeys(v.strip() for v in found if v.strip()))
+
+    @property
     def content_hash(self) -> str:
         """Changes whenever anything the index stores about the tool changes."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+_EXAMPLES = re.compile(
+    r"(?:\be\.?g\.?|\bfor example|\bsuch as|\bfor instance|\blike)[:,]?\s+(?P<list>[^.;()]+)",
+    re.IGNORECASE,
+)
+
+
+def described_examples(description: str) -> list[str]:
+    """The examples a description lists: "eg. Uber, Didi etc." → ["Uber", "Didi"]."""
+    found: list[str] = []
+    for match in _EXAMPLES.finditer(description):
+        listed = match.group("list").strip()
+        listed = re.sub(r"\s*\b(?:etc|and so on|and more)\b\.?\s*$", "", listed)
+        for item in re.split(r",|\bor\b|\band\b|/", listed):
+            item = item.strip(" '\"`")
+            if item and len(item.split()) <= 4:
+                found.append(item)
+    return found
 
 
 def identifier_words(identifier: str) -> str:

@@ -30,6 +30,9 @@ CANDIDATES = 50
 #: Weight of the tool-name words a clause contains, next to cosine similarity (see
 #: :meth:`ToolIndex.clause_scores`).
 NAME_WORD_WEIGHT = 0.3
+#: Weight of a parameter's example value named in a clause ("… from Amazon" → the shopping
+#: tool whose ``website`` param lists Amazon), shared among the tools listing it.
+EXAMPLE_WEIGHT = 0.3
 
 
 class SearchHit(BaseModel):
@@ -77,6 +80,7 @@ class ToolIndex:
         self._lexical: BM25 | None = None
         self._names: list[str] = []
         self._name_terms: list[dict[str, float]] = []
+        self._examples: list[tuple[tuple[str, ...], dict[int, float]]] = []
 
     def sync(self, entries: Sequence[CatalogEntry]) -> SyncReport:
         """Make the index hold exactly ``entries``, embedding only what changed."""
@@ -104,6 +108,7 @@ class ToolIndex:
         self._names = sorted(wanted)
         self._lexical = BM25([wanted[n].search_text for n in self._names])
         self._name_terms = _name_term_weights([wanted[n] for n in self._names])
+        self._examples = _example_phrases([wanted[n] for n in self._names])
         if self._names:  # the vectors, in memory: scoring a catalog is one matrix product
             stored = self.collection.get(ids=self._names, include=["embeddings"])
             by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
@@ -165,12 +170,49 @@ class ToolIndex:
             vectors = self.embed_texts(clauses)
         scores = vectors @ self._matrix.T
         for row, clause in enumerate(clauses):
-            terms = set(words(clause))
+            clause_words = words(clause)
+            terms = set(clause_words)
             for column, weights in enumerate(self._name_terms):
                 hit = sum(w for term, w in weights.items() if term in terms)
                 if hit:
                     scores[row, column] += NAME_WORD_WEIGHT * hit
+            for column, weight in self._named_examples(clause_words).items():
+                scores[row, column] += EXAMPLE_WEIGHT * weight
         return scores
+
+    def _named_examples(self, clause_words: Sequence[str]) -> dict[int, float]:
+        """Tool column → weight of the parameter examples ``clause_words`` name; an example
+        inside a longer one named at the same place ("Uber" in "Uber Eats") does not count."""
+        spans: list[tuple[int, int, dict[int, float]]] = []
+        for phrase, tools in self._examples:
+            size = len(phrase)
+            for start in range(len(clause_words) - size + 1):
+                if tuple(clause_words[start : start + size]) == phrase:
+                    spans.append((start, start + size, tools))
+        result: dict[int, float] = {}
+        for start, end, tools in spans:
+            if any(s <= start and end <= e and e - s > end - start for s, e, _ in spans):
+                continue
+            for column, weight in tools.items():
+                result[column] = max(result.get(column, 0.0), weight)
+        return result
+
+
+def _example_phrases(
+    entries: Sequence[CatalogEntry],
+) -> list[tuple[tuple[str, ...], dict[int, float]]]:
+    """Each parameter example (as index words) with the columns of the tools listing it, each
+    weighted 1 / how many tools list it."""
+    listed: dict[tuple[str, ...], list[int]] = {}
+    for column, entry in enumerate(entries):
+        for example in entry.example_values:
+            phrase = tuple(words(example))
+            if phrase and column not in listed.setdefault(phrase, []):
+                listed[phrase].append(column)
+    return [
+        (phrase, {column: 1.0 / len(columns) for column in columns})
+        for phrase, columns in listed.items()
+    ]
 
 
 def _name_term_weights(entries: Sequence[CatalogEntry]) -> list[dict[str, float]]:

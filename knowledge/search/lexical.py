@@ -100,6 +100,8 @@ def stem(word: str) -> str:
             if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2]:
                 base = base[:-1]  # running → run, stopped → stop
             return base
+    if word.endswith("e") and len(word) >= 4 and word[-2] not in "aeiou":
+        return word[:-1]  # drive → driv, like driving
     return word
 
 

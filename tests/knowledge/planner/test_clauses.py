@@ -142,3 +142,46 @@ def test_one_word_fragments_and_empty_text_are_not_clauses():
     assert clauses_of("") == []
     assert clauses_of("thanks!") == []
     assert [c.text for c in clauses_of("restart the cache, thanks")] == ["restart the cache"]
+
+
+def test_an_abbreviation_does_not_end_the_sentence():
+    clauses = clauses_of("Book an appointment with Dr. Smith about my flu. Then call Mr. Jones")
+    assert [c.text for c in clauses] == [
+        "Book an appointment with Dr. Smith about my flu",
+        "Then call Mr. Jones",
+    ]
+
+
+def test_a_request_that_says_nothing_itself_joins_the_scene_before_it():
+    text = "I haven't paid my internet bill yet. Could you do that for me?"
+    clauses = clauses_of(text)
+    assert len(clauses) == 1
+    assert clauses[0].text == text.rstrip("?")
+    assert clauses[0].asks
+
+
+def test_courtesy_alone_is_not_a_clause():
+    clauses = clauses_of("Can you assist me? Deploy the api to staging. And finally, thanks!")
+    assert [c.text for c in clauses] == ["Deploy the api to staging"]
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier"),
+    [
+        ("consult the lawyer. Prior to that, print the brief", [False, True]),
+        ("consult the lawyer. Before that, print the brief", [False, True]),
+        ("order me a taxi once the package arrives", [False, True]),
+        ("send the invoice after the payment clears", [False, True]),
+        ("consult the lawyer. After that, print the brief", [False, False]),
+        ("consult the lawyer. Once that is done, print the brief", [False, False]),
+    ],
+)
+def test_words_that_put_a_clause_before_the_one_mentioned_before_it(text, earlier):
+    assert [c.earlier for c in clauses_of(text)] == earlier
+
+
+def test_first_in_a_later_clause_says_it_comes_first():
+    clauses = clauses_of("book the flight, but first check the weather in Paris")
+    assert [c.first for c in clauses] == [False, True]
+    clauses = clauses_of("I have a lot to do. First, print my boarding pass")
+    assert clauses[-1].first

@@ -434,3 +434,30 @@ def test_an_exemplar_naming_an_unknown_tool_falls_back_to_the_clauses(planner):
     (step,) = result.blueprint.steps
     assert step.tool == "sms.send"
     assert step.params["phone_number"] == "555-987-6543"
+
+
+def test_prior_to_that_puts_the_step_before_the_one_mentioned_before_it(planner):
+    result = planned(
+        planner,
+        "page the on-call engineer about the Billing outage. Prior to that, check "
+        "the health status of the Billing service",
+    )
+    status, page = result.blueprint.steps
+    assert (status.tool, page.tool) == ("status.check", "pagerduty.page")
+    assert page.depends_on == [status.id]
+    assert status.depends_on == []
+
+
+def test_first_in_a_later_sentence_goes_first(planner):
+    result = planned(
+        planner, "Deploy the Billing service to staging, but first run the tests for repo Billing"
+    )
+    assert [s.tool for s in result.blueprint.steps] == ["ci.run_tests", "deploy.service"]
+
+
+def test_a_phone_number_points_at_the_tool_wanting_one(planner):
+    message = "send Dana a message that the build is green"
+    assert [s.tool for s in planned(planner, message).blueprint.steps] == ["slack.post_message"]
+    result = planned(planner, f"{message} at +1 415 555 0100")
+    assert [s.tool for s in result.blueprint.steps] == ["sms.send"]
+    assert result.blueprint.steps[0].params["phone_number"].replace(" ", "") == "+14155550100"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from chromadb.api.types import Documents, Embeddings
 
+from knowledge.search import index as index_module
 from knowledge.search.catalog import CatalogEntry, entries_from_registry
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.index import ToolIndex
@@ -81,3 +83,53 @@ def test_registry_tools_become_entries_with_their_parameters():
     text = by_name["http.request"].search_text
     assert text.startswith("http request") and "url" in text
     assert by_name["file.append"].side_effect == "mutating"
+
+
+def test_parameter_examples_come_from_enums_examples_and_descriptions():
+    shop = CatalogEntry(
+        name="shop.buy",
+        description="Buy a product from a website",
+        parameters={
+            "type": "object",
+            "properties": {
+                "website": {"type": "string", "description": "Where to buy, eg. Amazon, Ebay etc."},
+                "speed": {"type": "string", "enum": ["standard", "express", 3]},
+                "note": {"type": "string", "examples": ["gift wrap"]},
+                "channel": {"type": "string", "description": "Such as Slack or email."},
+                "broken": "not a schema",
+            },
+        },
+    )
+    assert shop.example_values == [
+        *("Amazon", "Ebay", "standard", "express", "gift wrap", "Slack", "email")
+    ]
+    odd = CatalogEntry(name="x", description="x", parameters={"properties": []})
+    assert odd.example_values == []
+
+
+def test_a_clause_naming_a_parameter_example_points_at_its_tool(tmp_path, monkeypatch):
+    entries = [
+        entry("shop.buy", "Buy a product from a website", website="The website, eg. Amazon, Ebay"),
+        entry("market.sell", "Sell an item at a store", store="The store, eg. Amazon, Etsy"),
+        entry("ride.order", "Order a ride at a platform", platform="eg. Uber, Lyft"),
+        entry("food.order", "Order food to be delivered", platform="eg. Uber Eats, Deliveroo"),
+        entry("chat.post", "Post a message to a chat channel", channel="Where"),
+    ]
+    index = ToolIndex(tmp_path)
+    index.sync(entries)
+    column = {name: i for i, name in enumerate(index.names)}
+    plain, amazon, eats, etsy = index.clause_scores(
+        ["get me a lamp", "get me a lamp from Amazon", "get me pizza on Uber Eats", "on Etsy"]
+    )
+    # Amazon is listed by two tools: each gets half the bonus; Etsy by one: the whole bonus
+    shop_gain = amazon[column["shop.buy"]] - plain[column["shop.buy"]]
+    assert shop_gain > 0.1
+    assert etsy[column["market.sell"]] > etsy[column["shop.buy"]]
+    # "Uber Eats" names the food tool's example; the "Uber" inside it is not the ride tool's
+    weight = index_module.EXAMPLE_WEIGHT
+    monkeypatch.setattr(index_module, "EXAMPLE_WEIGHT", 0.0)
+    (eats_unweighted,) = index.clause_scores(["get me pizza on Uber Eats"])
+    gain = eats - eats_unweighted
+    assert gain[column["food.order"]] == pytest.approx(weight)
+    assert gain[column["ride.order"]] == 0.0
+    assert int(eats.argmax()) == column["food.order"]
