@@ -309,7 +309,7 @@ def warm_recall_at(
     index: ToolIndex, phrases: ToolPhrases, samples: list[dict[str, Any]], k: int
 ) -> float:
     """recall@k when each tool's best clause score also counts learned phrases."""
-    from knowledge.planner.clauses import read_clauses
+    from knowledge.search.clauses import read_clauses
 
     recalls: list[float] = []
     names = index.names

@@ -30,11 +30,11 @@ import numpy as np
 
 from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
-from knowledge.planner.clauses import Clause, read_clauses
 from knowledge.planner.extract import Mention, find_mentions
 from knowledge.planner.params import fill_params, telling_kinds
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
+from knowledge.search.clauses import Clause, read_clauses
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
 

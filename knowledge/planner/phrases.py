@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from knowledge.history.views import ExemplarInfo
-from knowledge.planner.clauses import read_clauses
+from knowledge.search.clauses import read_clauses
 from knowledge.search.index import ToolIndex
 
 #: A learned phrase adds to a tool's score only beyond this similarity: requests phrased

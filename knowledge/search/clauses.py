@@ -1,24 +1,215 @@
-"""Splitting a request into clauses: "deploy api, then page on-call and tell #ops" → three.
-
-Search scores each tool by its best clause (a request that asks for three things should find
-three tools), and the planner turns clauses into steps.
-"""
+"""A request as the planner reads it: clauses in order, each with the word that joined it to
+the previous one ("then", "meanwhile", …) and whether it asks for something."""
 
 from __future__ import annotations
 
 import re
 
-#: Sentence ends, commas and the connectives that chain actions.
+from pydantic import BaseModel, ConfigDict
+
+#: Sentence ends, commas and the connectives that chain actions (the word is captured).
 _BOUNDARY = re.compile(
-    r"(?:[.;!?]\s+|,?\s+(?:and then|then|after that|afterwards|after which|finally|lastly|"
-    r"and also|also|and|once|before|after|as well as)\s+|,\s+)",
+    r"(?:(?<=[.;!?])\s+|,?\s+(?P<word>and then|then|after that|afterwards|after which|finally|"
+    r"lastly|and also|also|and|once|before|after|as well as|meanwhile|while|but)\s+|"
+    r",(?!\s*(?:19|20)\d\d\b)\s+)",
     re.IGNORECASE,
 )
-#: Clauses shorter than this many words ("please", "thanks") say nothing on their own.
-MIN_WORDS = 3
+#: Words at the start of a clause that say how it relates to the one before.
+_LEADING = re.compile(
+    r"^(?P<word>prior to (?:that|this|it)|before (?:that|this|it|then)|but first|"
+    r"first of all|first(?:ly)?|second(?:ly)?|third(?:ly)?|next|then|after that|afterwards|"
+    r"finally|lastly|last|once (?:that|this|it|you|we|I|everything)[^,]*|meanwhile|"
+    r"at the same time|in parallel|simultaneously|alongside|additionally|also|besides|"
+    r"in addition|moreover|furthermore|and)\b[,\s]*",
+    re.IGNORECASE,
+)
+#: Connectives after which a step may run alongside the previous one.
+PARALLEL_WORDS = frozenset(
+    {"meanwhile", "while", "at the same time", "in parallel", "simultaneously", "alongside"}
+)
+#: Connectives joining a clause mid-sentence that make it happen first ("call a taxi once the
+#: books arrive": the arrival comes first).
+_CONDITION_WORDS = frozenset({"after", "once"})
+#: Leading words that put a clause before the one mentioned just before it.
+_EARLIER_WORDS = ("prior to", "before")
+#: A clause that asks for something (not one that only sets the scene).
+_ASKS = re.compile(
+    r"\b(?:can|could|would|will) (?:you|we|u)\b|\bplease\b|\bhelp (?:me|us)?\b|\bassist\b|"
+    r"\bi(?:'d| would) (?:like|love|want|appreciate)\b|\bi (?:need|want|wish|must|have to)\b|"
+    r"\blet'?s\b|\bmake sure\b|\bremind\b|\bdon'?t forget\b|\bi'?m (?:looking|trying|hoping)\b|"
+    r"\bwe (?:need|should|must)\b",
+    re.IGNORECASE,
+)
+MIN_WORDS = 2
+#: Abbreviations whose full stop does not end a sentence ("Dr. Smith", "Main St. 5").
+_ABBREVIATION = re.compile(
+    r"\b(?:dr|mr|mrs|ms|prof|st|jr|sr|mt|ave|no|vs|etc|e\.g|i\.e|approx|dept|inc|ltd|co)\.$",
+    re.IGNORECASE,
+)
+#: Words that carry no request of their own: courtesy, helping verbs, pronouns, fillers.
+#: A clause made only of these ("Could you do that for me?") says what to do only together
+#: with the clause before it.
+_EMPTY_WORDS = frozenset(
+    """a about actually afterwards again all also am an and any anything are arrange as assist
+    assistance at be been before being both but by can could definitely do does doing done
+    don't else even everything finally first for from further get go going great handle
+    have having help helpful here how i i'd i'll i'm i've if in into is it it's its just
+    kindly last lastly let let's like love manage maybe me mind more much my myself need
+    next no not now of off oh ok okay on once or other our out over perhaps please possible
+    possibly pretty quite really request right same see should situation so some something
+    soon still stuff such sure take task tasks than thank thanks that that's the them then
+    there these they thing things this those through to too up us very want was way we
+    well were what when where whether which while will wish with would wouldn't you your""".split()  # noqa: SIM905
+)
 
 
-def split_clauses(text: str) -> list[str]:
-    """The clauses of ``text``, in order (the whole text when it has only one)."""
-    parts = [part.strip(" ,") for part in _BOUNDARY.split(text)]
-    return [part for part in parts if len(part.split()) >= MIN_WORDS]
+class Clause(BaseModel):
+    """One clause of a request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    start: int
+    end: int
+    connective: str = ""
+    """The word joining it to the clause before ("then", "meanwhile", "after", …), lower case."""
+    asks: bool = True
+    """Whether it asks for something (a question, a request, an imperative)."""
+    earlier: bool = False
+    """Whether it happens before the clause mentioned just before it ("Prior to that, …",
+    "… once the books arrive")."""
+    first: bool = False
+    """Whether it says it comes first ("First, …", "but first …")."""
+
+    @property
+    def parallel(self) -> bool:
+        return self.connective in PARALLEL_WORDS
+
+
+def read_clauses(text: str) -> list[Clause]:
+    """The clauses of ``text`` in order, with their positions in it."""
+    pieces: list[tuple[int, int, str]] = []
+    position = 0
+    connective = ""
+    for match in _BOUNDARY.finditer(text):
+        if _ABBREVIATION.search(text[position : match.start()]):
+            continue  # "Dr. Smith": not a sentence end
+        pieces.append((position, match.start(), connective))
+        connective = (match.group("word") or "").lower()
+        position = match.end()
+    pieces.append((position, len(text), connective))
+    clauses: list[Clause] = []
+    carried = ""
+    carried_earlier = carried_first = False
+    for start, end, word in pieces:
+        raw = text[start:end]
+        stripped = raw.strip(" ,.;!?\n\t")
+        if not stripped:
+            continue
+        start += raw.index(stripped)
+        end = start + len(stripped)
+        earlier = word in _CONDITION_WORDS
+        word = word or carried
+        leading = _LEADING.match(stripped)
+        first = False
+        if leading:
+            lead = leading.group("word").lower()
+            earlier = earlier or lead.startswith(_EARLIER_WORDS)
+            first = lead.startswith(("first", "but first"))
+            word = word or lead.split()[0]
+            if lead in PARALLEL_WORDS:
+                word = lead
+        only_connective = leading is not None and leading.end() >= len(stripped)
+        if len(stripped.split()) < MIN_WORDS or only_connective:
+            carried = word  # "Also," on its own: its word belongs to the next clause
+            carried_earlier, carried_first = earlier, first
+            continue
+        asks = _asks(stripped) or raw.rstrip().endswith("?")
+        carried = "" if asks else word  # "Once that's done, …": the word orders what follows
+        earlier = earlier or carried_earlier
+        first = first or carried_first
+        carried_earlier = carried_first = False
+        if says_nothing(stripped):
+            previous = clauses[-1] if clauses else None
+            if asks and previous is not None and not previous.asks:
+                # "I haven't paid my bill. Could you do that for me?": one request
+                clauses[-1] = previous.model_copy(
+                    update={"text": text[previous.start : end], "end": end, "asks": True}
+                )
+            elif not asks:
+                carried = word
+            continue
+        clauses.append(
+            Clause(
+                text=stripped,
+                start=start,
+                end=end,
+                connective=word,
+                asks=asks,
+                earlier=earlier,
+                first=first,
+            )
+        )
+    return clauses
+
+
+def says_nothing(clause: str) -> bool:
+    """Whether ``clause`` is made only of courtesy, helping verbs and pronouns ("Can you
+    assist me with this?", "And finally")."""
+    found = re.findall(r"[a-z][a-z']*", clause.lower().replace("\u2019", "'"))
+    return all(word in _EMPTY_WORDS for word in found)
+
+
+def _asks(clause: str) -> bool:
+    if clause.endswith("?") or _ASKS.search(clause):
+        return True
+    first = clause.split()[0].lower()
+    return first not in _SCENE_STARTS
+
+
+#: First words of clauses that describe rather than ask ("I have …", "It's …", "My …").
+_SCENE_STARTS = frozenset(
+    [
+        "i",
+        "i'm",
+        "i've",
+        "i'd",
+        "i'll",
+        "im",
+        "ive",
+        "my",
+        "it",
+        "it's",
+        "its",
+        "this",
+        "that",
+        "there",
+        "there's",
+        "we",
+        "we're",
+        "we've",
+        "our",
+        "the",
+        "a",
+        "an",
+        "as",
+        "since",
+        "because",
+        "so",
+        "though",
+        "although",
+        "when",
+        "if",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "recently",
+        "lately",
+        "once",
+        "after",
+        "before",
+        "while",
+        "whenever",
+        "until",
+    ]
+)

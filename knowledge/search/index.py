@@ -18,7 +18,7 @@ from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.search.catalog import CatalogEntry, identifier_words, unique
-from knowledge.search.clauses import split_clauses
+from knowledge.search.clauses import read_clauses
 from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
@@ -27,6 +27,8 @@ from knowledge.search.lexical import BM25, words
 COLLECTION = "tools"
 #: Each ranking contributes this many candidates to the fusion.
 CANDIDATES = 50
+#: A clause's best tool leads the dense ranking only when it fits at least this well.
+CLAUSE_BEST_FLOOR = 0.3
 #: Weight of the tool-name words a clause contains, next to cosine similarity (see
 #: :meth:`ToolIndex.clause_scores`).
 NAME_WORD_WEIGHT = 0.3
@@ -121,20 +123,26 @@ class ToolIndex:
         )
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
-        """The ``k`` best tools for ``query``. The dense ranking scores each tool by its best
-        match against the whole query or any of its clauses (a request for three things finds
-        three tools); the lexical ranking is BM25 over the whole query; the two are fused by
-        reciprocal rank."""
+        """The ``k`` best tools for ``query``.
+
+        The dense ranking reads the query as clauses (a request for three things should find
+        three tools): first each clause's best tool (surest clause first), then every other
+        tool by its best score against the whole query or any clause; scores are those of
+        :meth:`clause_scores`. The lexical ranking is BM25 over the whole query. The two are
+        fused by reciprocal rank, the lexical one weighing 1 / clauses²: over a long request
+        BM25 favours the tool sharing its most repeated words, not one tool per thing asked.
+        """
         if not self.entries or self._lexical is None:
             return []
         limit = min(CANDIDATES, len(self.entries))
-        texts = [query, *[c for c in split_clauses(query) if c != query]]
-        vectors = np.array(self.embed(texts), dtype=np.float32)
-        similarity = (vectors @ self._matrix.T).max(axis=0)  # each tool's best clause
-        order = np.argsort(-similarity, kind="stable")[:limit]
-        dense = [self._names[i] for i in order]
+        clauses = [c.text for c in read_clauses(query) if c.text != query]
+        texts = [query, *clauses]
+        scores = self.clause_scores(texts)
+        dense = self._clause_first(scores[1:] if clauses else scores, scores.max(axis=0))[:limit]
         lexical = [self._names[i] for i, _ in self._lexical.rank(query, limit)]
-        fused = reciprocal_rank_fusion([dense, lexical])
+        fused = reciprocal_rank_fusion(
+            [dense, lexical], weights=[1.0, 1.0 / max(1, len(clauses)) ** 2]
+        )
         dense_rank = {name: i for i, name in enumerate(dense, start=1)}
         lexical_rank = {name: i for i, name in enumerate(lexical, start=1)}
         return [
@@ -147,6 +155,24 @@ class ToolIndex:
             )
             for name, score in fused[:k]
         ]
+
+    def _clause_first(
+        self, per_clause: np.ndarray[Any, Any], overall: np.ndarray[Any, Any]
+    ) -> list[str]:
+        """Tool names: each clause's best tool (when it fits), surest clause first, then the
+        rest by ``overall``."""
+        ranking: list[str] = []
+        best = per_clause.max(axis=1)
+        for row in np.argsort(-best, kind="stable"):
+            if best[row] < CLAUSE_BEST_FLOOR:
+                break
+            name = self._names[int(np.argmax(per_clause[row]))]
+            if name not in ranking:
+                ranking.append(name)
+        for column in np.argsort(-overall, kind="stable"):
+            if self._names[column] not in ranking:
+                ranking.append(self._names[column])
+        return ranking
 
     @property
     def names(self) -> list[str]:

@@ -1,21 +1,187 @@
-"""Splitting requests into clauses."""
+"""A request as the planner reads it: clauses, their connectives, order and whether they ask."""
 
 from __future__ import annotations
 
-from knowledge.search.clauses import split_clauses
+import pytest
+
+from knowledge.search.clauses import Clause, read_clauses
 
 
-def test_connectives_and_punctuation_split_a_request_into_its_asks():
-    text = "Deploy api-gateway to staging, then page the on-call engineer and tell #ops about it."
-    assert split_clauses(text) == [
-        "Deploy api-gateway to staging",
-        "page the on-call engineer",
-        "tell #ops about it.",
+def clauses_of(text: str) -> list[Clause]:
+    clauses = read_clauses(text)
+    for clause in clauses:  # positions point at the clause in the request
+        assert text[clause.start : clause.end] == clause.text
+    assert [c.start for c in clauses] == sorted(c.start for c in clauses)
+    return clauses
+
+
+def test_a_chain_of_actions_is_one_clause_each_in_order():
+    text = "deploy api to staging, then run the smoke tests and finally post to #ops"
+    clauses = clauses_of(text)
+    assert [c.text for c in clauses] == [
+        "deploy api to staging",
+        "run the smoke tests",
+        "finally post to #ops",
+    ]
+    assert clauses[0].connective == ""
+    assert clauses[1].connective == "then"
+    assert clauses[2].connective in ("and", "finally")
+    assert not any(c.parallel for c in clauses)
+    assert all(c.asks for c in clauses)
+
+
+def test_leading_ordinal_words_are_connectives():
+    clauses = clauses_of("First open a pull request. Next run ci for it. Lastly tag the release")
+    assert [c.connective for c in clauses] == ["first", "next", "lastly"]
+    assert clauses[0].text == "First open a pull request"
+
+
+def test_a_lone_connective_belongs_to_the_next_clause():
+    clauses = clauses_of("deploy the api. Also, post it to #dev")
+    assert [(c.text, c.connective) for c in clauses] == [
+        ("deploy the api", ""),
+        ("post it to #dev", "also"),
     ]
 
 
-def test_short_fragments_are_dropped_and_a_single_ask_stays_whole():
-    assert split_clauses("Please, roll back the payments service") == [
-        "roll back the payments service"
+def test_once_that_is_done_orders_what_follows():
+    clauses = clauses_of("run ci. Once that is done, deploy it to staging")
+    assert clauses[-1].text == "deploy it to staging"
+    assert clauses[-1].connective == "once"
+    assert not clauses[-1].parallel
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("deploy the api to production. Meanwhile, post a heads-up in #ops", "meanwhile"),
+        ("deploy the api, meanwhile restart the cache", "meanwhile"),
+        ("restart the web service and at the same time page the on-call", "at the same time"),
+        ("deploy the api and simultaneously restart the cache", "simultaneously"),
+        ("run the tests while you deploy the api", "while"),
+    ],
+)
+def test_parallel_connectives(text, word):
+    first, second = clauses_of(text)
+    assert not first.parallel
+    assert second.connective == word
+    assert second.parallel
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "action"),
+    [
+        (
+            "deploy the api. At the same time, page the on-call engineer",
+            "at the same time",
+            "page the on-call engineer",
+        ),
+        (
+            "deploy the api. In parallel, restart the cache service",
+            "in parallel",
+            "restart the cache service",
+        ),
+    ],
+)
+def test_a_multi_word_parallel_connective_before_a_comma_marks_the_next_clause(text, word, action):
+    # "At the same time," is not a clause of its own (it asks for nothing): like "Meanwhile,"
+    # it makes the action after it run alongside the one before
+    assert [(c.text, c.connective, c.parallel) for c in clauses_of(text)] == [
+        ("deploy the api", "", False),
+        (action, word, True),
     ]
-    assert split_clauses("thanks") == []
+
+
+def test_scene_setting_clauses_do_not_ask_but_requests_and_questions_do():
+    clauses = clauses_of(
+        "I have a busy day tomorrow. My build is failing. "
+        "Could you rerun the tests? What is the weather in Paris? Please page Bob"
+    )
+    assert [(c.text, c.asks) for c in clauses] == [
+        ("I have a busy day tomorrow", False),
+        ("My build is failing", False),
+        ("Could you rerun the tests", True),
+        ("What is the weather in Paris", True),
+        ("Please page Bob", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I need the deploy logs", "I'd like a summary of the incident", "we need to roll back"],
+)
+def test_wanting_something_is_asking(text):
+    assert [c.asks for c in clauses_of(text)] == [True]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The weather in Paris tomorrow?",
+        "Our staging cluster is healthy?",
+        "It is raining in Paris?",
+    ],
+)
+def test_a_question_asks_even_when_it_starts_like_scene_setting(text):
+    # _asks checks clause.endswith("?"), but it is given the clause with the "?" stripped
+    assert [(c.text, c.asks) for c in clauses_of(text)] == [(text.rstrip("?"), True)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "schedule the launch review for September 5, 2023 at 15:30",
+        "check the weather in Paris on August 1, 2023 around noon",
+    ],
+)
+def test_the_comma_of_a_date_does_not_split_the_clause(text):
+    assert [c.text for c in clauses_of(text)] == [text]
+
+
+def test_one_word_fragments_and_empty_text_are_not_clauses():
+    assert clauses_of("") == []
+    assert clauses_of("thanks!") == []
+    assert [c.text for c in clauses_of("restart the cache, thanks")] == ["restart the cache"]
+
+
+def test_an_abbreviation_does_not_end_the_sentence():
+    clauses = clauses_of("Book an appointment with Dr. Smith about my flu. Then call Mr. Jones")
+    assert [c.text for c in clauses] == [
+        "Book an appointment with Dr. Smith about my flu",
+        "Then call Mr. Jones",
+    ]
+
+
+def test_a_request_that_says_nothing_itself_joins_the_scene_before_it():
+    text = "I haven't paid my internet bill yet. Could you do that for me?"
+    clauses = clauses_of(text)
+    assert len(clauses) == 1
+    assert clauses[0].text == text.rstrip("?")
+    assert clauses[0].asks
+
+
+def test_courtesy_alone_is_not_a_clause():
+    clauses = clauses_of("Can you assist me? Deploy the api to staging. And finally, thanks!")
+    assert [c.text for c in clauses] == ["Deploy the api to staging"]
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier"),
+    [
+        ("consult the lawyer. Prior to that, print the brief", [False, True]),
+        ("consult the lawyer. Before that, print the brief", [False, True]),
+        ("order me a taxi once the package arrives", [False, True]),
+        ("send the invoice after the payment clears", [False, True]),
+        ("consult the lawyer. After that, print the brief", [False, False]),
+        ("consult the lawyer. Once that is done, print the brief", [False, False]),
+    ],
+)
+def test_words_that_put_a_clause_before_the_one_mentioned_before_it(text, earlier):
+    assert [c.earlier for c in clauses_of(text)] == earlier
+
+
+def test_first_in_a_later_clause_says_it_comes_first():
+    clauses = clauses_of("book the flight, but first check the weather in Paris")
+    assert [c.first for c in clauses] == [False, True]
+    clauses = clauses_of("I have a lot to do. First, print my boarding pass")
+    assert clauses[-1].first

@@ -133,3 +133,15 @@ def test_a_clause_naming_a_parameter_example_points_at_its_tool(tmp_path, monkey
     assert gain[column["food.order"]] == pytest.approx(weight)
     assert gain[column["ride.order"]] == 0.0
     assert int(eats.argmax()) == column["food.order"]
+
+
+def test_a_request_for_several_things_finds_one_tool_per_thing(tmp_path):
+    index = ToolIndex(tmp_path)
+    index.sync(FLEET)
+    query = (
+        "Deploy version 2 of the service, the service that was rolled back to its previous "
+        "release, then page the on-call engineer, and post a message in the chat channel"
+    )
+    hits = index.search(query, 3)
+    assert {hit.name for hit in hits} == {"fleet.deploy", "oncall.page", "chat.post"}
+    assert all(hit.dense_rank is not None and hit.dense_rank <= 3 for hit in hits)
