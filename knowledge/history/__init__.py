@@ -15,6 +15,10 @@ Modules, one job each:
 - :mod:`~knowledge.history.patterns` — frequent tool sequences and what became of them.
 - :mod:`~knowledge.history.audit` — the audit log (the only writer of entries) and queries.
 - :mod:`~knowledge.history.usage` — tokens and money per day and workflow; budgets.
+- :mod:`~knowledge.history.drafts` — plans previewed in chat before they run, and the atomic
+  claim that lets one click (of many) run, save or cancel one.
+- :mod:`~knowledge.history.deliveries` — inbound chat deliveries already handled, so retries
+  never act twice.
 - :mod:`~knowledge.history.blueprints` — the stored blueprint document, its hash, JSON
   Patches, validation, YAML diffs.
 - :mod:`~knowledge.history.views` — the returned models; :mod:`~knowledge.history.errors` —
@@ -28,6 +32,18 @@ from knowledge.history.blueprints import (
     blueprint_hash,
     make_patch,
     render_yaml,
+)
+from knowledge.history.deliveries import claim_delivery, forget_deliveries
+from knowledge.history.drafts import (
+    attach_message,
+    claim_draft,
+    create_draft,
+    find_draft_by_message,
+    get_draft,
+    latest_draft_in_thread,
+    recent_drafts,
+    set_draft_run,
+    update_draft_blueprint,
 )
 from knowledge.history.errors import (
     ConflictError,
@@ -73,6 +89,8 @@ from knowledge.history.views import (
     BudgetInfo,
     BudgetLimit,
     BudgetStatus,
+    DraftInfo,
+    DraftState,
     ExemplarInfo,
     FeedbackInfo,
     PatternInfo,
@@ -108,6 +126,8 @@ __all__ = [
     "BudgetLimit",
     "BudgetStatus",
     "ConflictError",
+    "DraftInfo",
+    "DraftState",
     "ExemplarInfo",
     "FeedbackInfo",
     "HistoryError",
@@ -133,22 +153,30 @@ __all__ = [
     "add_version_from_patch",
     "advance_proposal",
     "apply_patch",
+    "attach_message",
     "audit",
     "blueprint_document",
     "blueprint_hash",
     "budget_status",
+    "claim_delivery",
+    "claim_draft",
+    "create_draft",
     "create_proposal",
     "create_workflow",
     "diff_versions",
     "feedback_for",
+    "find_draft_by_message",
     "find_or_add_version",
+    "forget_deliveries",
     "get_budget",
+    "get_draft",
     "get_prompt",
     "get_proposal",
     "get_run",
     "get_version",
     "get_version_by_id",
     "history",
+    "latest_draft_in_thread",
     "list_exemplars",
     "list_patterns",
     "list_proposals",
@@ -161,6 +189,7 @@ __all__ = [
     "query_runs",
     "query_step_records",
     "reaction_score",
+    "recent_drafts",
     "record_exemplar",
     "record_feedback",
     "record_fitness",
@@ -168,9 +197,11 @@ __all__ = [
     "render_yaml",
     "rollback",
     "set_budget",
+    "set_draft_run",
     "set_pattern_state",
     "set_production",
     "step_stats",
+    "update_draft_blueprint",
     "upsert_pattern",
     "usage_for",
 ]

@@ -35,6 +35,17 @@ class PatternState(StrEnum):
     DISMISSED = "dismissed"
 
 
+class DraftState(StrEnum):
+    """Where a previewed plan stands: ``previewed`` until someone runs, saves or cancels it,
+    or a re-plan (a thread reply, an edit) replaces it (``superseded``)."""
+
+    PREVIEWED = "previewed"
+    RUNNING = "running"
+    SAVED = "saved"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
 # ---------------------------------------------------------------------------- workflows
 
 
@@ -383,3 +394,32 @@ class ExemplarInfo(_View):
     accepted_how: str
     accepted_by: str
     created_at: datetime
+
+
+# ---------------------------------------------------------------------------- chat
+
+
+class DraftInfo(_View):
+    """A plan shown as a preview card before anyone runs it, and what became of it."""
+
+    id: int
+    request: str
+    blueprint: dict[str, Any] | None
+    """The planned blueprint (``None`` when the planner asked a clarifying question)."""
+    plan: dict[str, Any]
+    """The planner's result as JSON (path, confidence, explanation, question, …)."""
+    state: DraftState
+    requested_by: str
+    channel: str | None
+    thread_ts: str | None
+    message_ts: str | None
+    """The preview card's message, once posted."""
+    run_id: str | None
+    workflow_version_id: int | None
+    """The version saved or run."""
+    parent_id: int | None
+    """The draft this one replaces (a re-plan from a thread reply or an edit)."""
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

@@ -358,6 +358,45 @@ class Exemplar(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Draft(Base):
+    """A plan shown to people as a preview card before anyone runs it, and what became of it:
+    previewed, then running, saved, cancelled, or superseded by a re-plan."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_channel_message_ts", "channel", "message_ts"),
+        Index("ix_drafts_channel_thread_ts", "channel", "thread_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request: Mapped[str] = mapped_column(Text)
+    blueprint: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONDocument, comment="none for a clarifying question"
+    )
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONDocument, comment="the planner's result")
+    state: Mapped[str] = mapped_column(
+        String(20), index=True, comment="previewed, running, saved, cancelled or superseded"
+    )
+    requested_by: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    thread_ts: Mapped[str | None] = mapped_column(String(40))
+    message_ts: Mapped[str | None] = mapped_column(String(40), comment="the preview card")
+    run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), index=True
+    )
+    workflow_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflow_versions.id", ondelete="SET NULL"),
+        comment="the version saved or run",
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drafts.id", ondelete="SET NULL"), comment="the draft this one replaces"
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # ---------------------------------------------------------------------------- accounting
 
 
@@ -404,3 +443,14 @@ class Budget(Base):
     daily_usd: Mapped[float | None] = mapped_column(Float)
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """An inbound delivery (a Slack event, interaction or command) already handled: a retry
+    of it is recognised by its key and not acted on twice."""
+
+    __tablename__ = "deliveries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), comment="event, action, command, …")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
