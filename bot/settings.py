@@ -75,6 +75,33 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "KAIZEN_SLACK_SIGNING_SECRET")
     )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_URL", "KAIZEN_SLACK_API_URL"),
+        description="Slack Web API base URL (GovSlack: https://slack-gov.com/api/); ends in /.",
+    )
+    slack_approvers: list[str] = Field(
+        default_factory=list,
+        description="Who may approve proposals and high-risk steps: Slack user ids (U…) and "
+        "user group ids (S…), JSON list. Empty: the person who started the run, and for "
+        "proposals anyone in an allowed channel.",
+    )
+    slack_allowed_channels: list[str] = Field(
+        default_factory=list,
+        description="Channel ids (C…) Kaizen acts in (JSON list); empty allows every channel "
+        "it is invited to.",
+    )
+    slack_feedback_reactions: list[str] = Field(
+        default_factory=lambda: ["+1", "-1", "x", "tada", "white_check_mark", "heavy_check_mark"],
+        description="Reactions on a run card that are recorded as feedback on that run.",
+    )
+    slack_update_interval_s: float = Field(
+        1.0,
+        ge=0.0,
+        description="Least time between two updates of a live run card (Slack rate-limits "
+        "chat.update to about one a second per message).",
+    )
+    slack_port: int = Field(3000, ge=1, le=65535, description="Port of `kaizen serve --http`.")
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "KAIZEN_OPENAI_API_KEY")
     )
@@ -130,6 +157,11 @@ class Settings(BaseSettings):
         return ToolSourcesConfig(
             mcp_servers=self.mcp_servers, openapi_documents=self.openapi_documents
         )
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        """Whether Slack tokens for Socket Mode are set (bot token and app-level token)."""
+        return self.slack_bot_token is not None and self.slack_app_token is not None
 
     @property
     def llm_configured(self) -> bool:

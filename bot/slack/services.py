@@ -1,0 +1,84 @@
+"""What the Slack app works with: the store, the tool catalog, the planner and a durable runner
+whose events keep run cards live. Opened once per process by :func:`open_services`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from bot.planning import ToolCatalog, make_planner, open_tool_catalog
+from bot.settings import Settings
+from bot.slack.live_runs import LiveRunCards
+from bot.store import make_runner
+from knowledge.durable.runner import DurableRunner
+from knowledge.planner.planner import Planner
+from knowledge.planner.result import PlanResult
+from knowledge.store import Database, open_database
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """The parts of Kaizen the Slack handlers use. Blocking work (database, planning) goes
+    through :meth:`blocking` so the event loop stays free to acknowledge Slack at once."""
+
+    settings: Settings
+    db: Database
+    catalog: ToolCatalog
+    planner: Planner
+    runner: DurableRunner
+    live: LiveRunCards
+    _planning: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def blocking(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``function`` in a worker thread."""
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+    async def plan(self, request: str) -> PlanResult:
+        """Plan ``request`` in a worker thread (one plan at a time: the planner's indexes are
+        not shared between threads)."""
+        async with self._planning:
+            return await asyncio.to_thread(self.planner.plan, request)
+
+    def with_session(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``function(session, *args, **kwargs)`` in a committed transaction."""
+        with self.db.session() as session:
+            return function(session, *args, **kwargs)
+
+    async def in_session(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """:meth:`with_session` in a worker thread."""
+        return await asyncio.to_thread(self.with_session, function, *args, **kwargs)
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    live: LiveRunCards,
+    *,
+    db: Database | None = None,
+    catalog: ToolCatalog | None = None,
+) -> AsyncIterator[Services]:
+    """Open the store, the tool catalog (unless given), the planner and the runner (its events
+    go to ``live``); close them all when the block ends. Call inside the event loop the app
+    serves on."""
+    async with AsyncExitStack() as stack:
+        if db is None:
+            db = await asyncio.to_thread(open_database, settings.database)
+            stack.callback(db.dispose)
+        if catalog is None:
+            catalog = stack.enter_context(open_tool_catalog(settings))
+        planner = await asyncio.to_thread(make_planner, settings, catalog, db)
+        runner = make_runner(settings, db, catalog.registry, sink=live)
+        stack.push_async_callback(runner.close)
+        yield Services(
+            settings=settings,
+            db=db,
+            catalog=catalog,
+            planner=planner,
+            runner=runner,
+            live=live,
+        )
