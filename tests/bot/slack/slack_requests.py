@@ -345,16 +345,12 @@ def _channel_type(channel: str) -> str:
     return {"D": "im", "G": "group"}.get(channel[:1], "channel")
 
 
-def app_mention_event(
-    text: str,
-    user: str = "U1",
-    channel: str = "C1",
-    ts: str = "1700000001.000100",
-    thread_ts: str | None = None,
+def _user_message(
+    kind: str, text: str, user: str, channel: str, ts: str, thread_ts: str | None
 ) -> dict[str, Any]:
-    """An ``app_mention`` event (``text`` usually starts with ``<@UBOT>``)."""
+    """The fields Slack sends for a message a person wrote (as ``message`` or ``app_mention``)."""
     event: dict[str, Any] = {
-        "type": "app_mention",
+        "type": kind,
         "client_msg_id": f"msg-{ts}",
         "user": user,
         "text": text,
@@ -369,6 +365,17 @@ def app_mention_event(
     return event
 
 
+def app_mention_event(
+    text: str,
+    user: str = "U1",
+    channel: str = "C1",
+    ts: str = "1700000001.000100",
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """An ``app_mention`` event (``text`` usually starts with ``<@UBOT>``)."""
+    return _user_message("app_mention", text, user, channel, ts, thread_ts)
+
+
 def message_event(
     text: str,
     user: str = "U1",
@@ -377,20 +384,9 @@ def message_event(
     thread_ts: str | None = None,
 ) -> dict[str, Any]:
     """A plain user ``message`` event (``channel_type`` derived from the channel id)."""
-    event: dict[str, Any] = {
-        "type": "message",
-        "client_msg_id": f"msg-{ts}",
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "team": TEAM_ID,
-        "blocks": _rich_text(text),
-        "channel": channel,
-        "event_ts": ts,
-        "channel_type": _channel_type(channel),
-    }
+    event = _user_message("message", text, user, channel, ts, thread_ts)
+    event["channel_type"] = _channel_type(channel)
     if thread_ts:
-        event["thread_ts"] = thread_ts
         event["parent_user_id"] = BOT_USER_ID
     return event
 
