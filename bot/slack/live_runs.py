@@ -112,6 +112,12 @@ class LiveRunCards:
         self._runs[run_id] = _Followed(channel=channel, ts=ts, progress=progress)
         return progress
 
+    def forget(self, run_id: str) -> None:
+        """Stop following ``run_id`` (it did not start)."""
+        followed = self._runs.pop(run_id, None)
+        if followed is not None and followed.pending is not None:
+            followed.pending.cancel()
+
     def progress(self, run_id: str) -> RunProgress | None:
         followed = self._runs.get(run_id)
         return followed.progress if followed else None

@@ -21,8 +21,9 @@ from starlette.routing import Route
 from bot.planning import ToolCatalog
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.approvers import ApproverDirectory
 from bot.slack.cards.limits import chunk_text
-from bot.slack.handlers import SlackHandlers
+from bot.slack.listeners import Listeners
 from bot.slack.live_runs import LiveRunCards
 from bot.slack.services import Services, open_services
 from knowledge.store import Database
@@ -89,10 +90,13 @@ async def running_app(
     client = client or web_client(settings)
     secret = settings.slack_signing_secret
     live = live_run_cards(client, settings)
-    async with open_services(settings, live, db=db, catalog=catalog) as services:
-        handlers = SlackHandlers(services)
+    approvers = ApproverDirectory()
+    async with open_services(
+        settings, live, db=db, catalog=catalog, approver_check=approvers.check
+    ) as services:
+        listeners = Listeners(services, client, approvers)
         app = build_app(
-            handlers,
+            listeners,
             client,
             signing_secret=secret.get_secret_value() if secret else None,
             verify_requests=verify_requests,

@@ -13,6 +13,7 @@ from bot.planning import ToolCatalog, make_planner, open_tool_catalog
 from bot.settings import Settings
 from bot.slack.live_runs import LiveRunCards
 from bot.store import make_runner
+from engine.approvals import ApproverCheck
 from knowledge.durable.runner import DurableRunner
 from knowledge.planner.planner import Planner
 from knowledge.planner.result import PlanResult
@@ -61,9 +62,11 @@ async def open_services(
     *,
     db: Database | None = None,
     catalog: ToolCatalog | None = None,
+    approver_check: ApproverCheck | None = None,
 ) -> AsyncIterator[Services]:
     """Open the store, the tool catalog (unless given), the planner and the runner (its events
-    go to ``live``); close them all when the block ends. Call inside the event loop the app
+    go to ``live``; ``approver_check`` says who counts as an approver — the Slack side resolves
+    user groups); close them all when the block ends. Call inside the event loop the app
     serves on."""
     async with AsyncExitStack() as stack:
         if db is None:
@@ -72,7 +75,8 @@ async def open_services(
         if catalog is None:
             catalog = stack.enter_context(open_tool_catalog(settings))
         planner = await asyncio.to_thread(make_planner, settings, catalog, db)
-        runner = make_runner(settings, db, catalog.registry, sink=live)
+        options = {"approver_check": approver_check} if approver_check is not None else {}
+        runner = make_runner(settings, db, catalog.registry, sink=live, **options)
         stack.push_async_callback(runner.close)
         yield Services(
             settings=settings,

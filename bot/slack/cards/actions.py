@@ -51,6 +51,21 @@ def parse_id_value(value: str) -> int:
     return int(text)
 
 
+def reject_metadata(proposal_id: int, channel: str | None, message_ts: str | None) -> str:
+    """The reject modal's ``private_metadata``: the proposal id, and the card to update once
+    the reason is submitted (``<id>:<channel>:<ts>``)."""
+    if channel and message_ts:
+        return f"{proposal_id}{_SEPARATOR}{channel}{_SEPARATOR}{message_ts}"
+    return id_value(proposal_id)
+
+
+def parse_reject_metadata(value: str) -> tuple[int, str | None, str | None]:
+    """(proposal id, channel, message ts) from :func:`reject_metadata`'s text."""
+    head, _, rest = value.partition(_SEPARATOR)
+    channel, _, ts = rest.partition(_SEPARATOR)
+    return parse_id_value(head), channel or None, ts or None
+
+
 def approval_value(run_id: str, step_id: str) -> str:
     """The value of an approval button: ``<run_id>:<step_id>``."""
     if not run_id or not step_id or _SEPARATOR in step_id:

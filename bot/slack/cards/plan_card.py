@@ -350,8 +350,11 @@ def edit_errors(message: str) -> dict[str, Any]:
     }
 
 
-def reject_modal(proposal_id: int) -> dict[str, Any]:
-    """The modal asking why a proposal is rejected (``private_metadata``: the proposal id)."""
+def reject_modal(
+    proposal_id: int, *, channel: str | None = None, message_ts: str | None = None
+) -> dict[str, Any]:
+    """The modal asking why a proposal is rejected (``private_metadata``: the proposal id and
+    the card's message, see :func:`~bot.slack.cards.actions.reject_metadata`)."""
     reason = InputBlock(
         block_id=ids.REASON_BLOCK,
         label=PlainTextObject(text="Why reject it?"),
@@ -367,7 +370,7 @@ def reject_modal(proposal_id: int) -> dict[str, Any]:
     return View(
         type="modal",
         callback_id=ids.REJECT_MODAL,
-        private_metadata=ids.id_value(proposal_id),
+        private_metadata=ids.reject_metadata(proposal_id, channel, message_ts),
         title=PlainTextObject(text=clip(f"Reject proposal #{proposal_id}", VIEW_TITLE_MAX)),
         submit=PlainTextObject(text="Reject"),
         close=PlainTextObject(text="Cancel"),

@@ -28,13 +28,13 @@ import httpx
 
 __all__ = [
     "DEFAULT_RESPONSE_URL",
-    "DEFAULT_TRIGGER_ID",
     "VERIFICATION_TOKEN",
     "app_home_opened_event",
     "app_mention_event",
     "block_actions_body",
     "event_body",
     "message_event",
+    "new_trigger_id",
     "post",
     "reaction_added_event",
     "retry_headers",
@@ -52,7 +52,6 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "B0001"
 # The deprecated verification token Slack still puts in every payload.
 VERIFICATION_TOKEN = "verification-token"
-DEFAULT_TRIGGER_ID = "1700000000.1234567890.0123456789abcdef0123456789abcdef"
 DEFAULT_RESPONSE_URL = "https://hooks.slack.com/commands/T0001/1234567890/0123456789abcdefABCDEF"
 DEFAULT_ACTION_RESPONSE_URL = (
     "https://hooks.slack.com/actions/T0001/1234567890/0123456789abcdefABCDEF"
@@ -68,6 +67,14 @@ _ts_counter = itertools.count(1)
 def _json(payload: Any) -> str:
     """Serialise compactly, as Slack does."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+_trigger_counter = itertools.count(1)
+
+
+def new_trigger_id() -> str:
+    """A trigger id as Slack makes them: unique for every command, click and submission."""
+    return f"1700000000.{next(_trigger_counter):010d}.0123456789abcdef0123456789abcdef"
 
 
 def _now_ts() -> str:
@@ -119,7 +126,7 @@ def slash_command_body(
     channel_id: str = "C1",
     channel_name: str = "general",
     team_id: str = TEAM_ID,
-    trigger_id: str = DEFAULT_TRIGGER_ID,
+    trigger_id: str | None = None,
     response_url: str = DEFAULT_RESPONSE_URL,
     *,
     team_domain: str = TEAM_DOMAIN,
@@ -141,7 +148,7 @@ def slash_command_body(
             ("api_app_id", api_app_id),
             ("is_enterprise_install", "false"),
             ("response_url", response_url),
-            ("trigger_id", trigger_id),
+            ("trigger_id", trigger_id or new_trigger_id()),
         ]
     )
 
@@ -163,7 +170,7 @@ def block_actions_body(
     message_ts: str | None = None,
     message: dict[str, Any] | None = None,
     block_id: str = "b1",
-    trigger_id: str = DEFAULT_TRIGGER_ID,
+    trigger_id: str | None = None,
     *,
     user_name: str = "alice",
     channel_name: str = "general",
@@ -200,7 +207,7 @@ def block_actions_body(
         "api_app_id": api_app_id,
         "token": VERIFICATION_TOKEN,
         "container": container,
-        "trigger_id": trigger_id,
+        "trigger_id": trigger_id or new_trigger_id(),
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -247,7 +254,7 @@ def view_submission_body(
     *,
     user_name: str = "alice",
     team_id: str = TEAM_ID,
-    trigger_id: str = DEFAULT_TRIGGER_ID,
+    trigger_id: str | None = None,
     view_hash: str = "1700000000.abcdef12",
     api_app_id: str = API_APP_ID,
 ) -> str:
@@ -262,7 +269,7 @@ def view_submission_body(
         "user": _user(user_id, user_name, team_id),
         "api_app_id": api_app_id,
         "token": VERIFICATION_TOKEN,
-        "trigger_id": trigger_id,
+        "trigger_id": trigger_id or new_trigger_id(),
         "view": {
             "id": view_id,
             "team_id": team_id,
