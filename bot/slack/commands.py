@@ -52,7 +52,7 @@ def parse_command(text: str) -> KaizenCommand:
     if word == "rollback":
         return _rollback(rest)
     if word == "run":
-        return _run(rest)
+        return _run(text, rest)
     return KaizenCommand(kind="plan", request=text)
 
 
@@ -86,16 +86,21 @@ def _rollback(rest: str) -> KaizenCommand:
     return KaizenCommand(kind="rollback", workflow=workflow, version=version)
 
 
-def _run(rest: str) -> KaizenCommand:
-    words = _words(rest, USAGE["run"])
+def _run(text: str, rest: str) -> KaizenCommand:
+    """``run <workflow> [key=value …]``; a sentence that merely starts with "run" ("run the
+    tests on staging") is a request to plan."""
+    try:
+        words = shlex.split(rest)
+    except ValueError:  # an apostrophe in a sentence: "run Bob's report"
+        return KaizenCommand(kind="plan", request=text)
     if not words:
         raise CommandError(f"name the workflow to run — usage: `{USAGE['run']}`")
     workflow, *pairs = words
+    if any("=" not in pair or pair.startswith("=") for pair in pairs):
+        return KaizenCommand(kind="plan", request=text)
     inputs: dict[str, str] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CommandError(f"'{pair}' is not key=value — usage: `{USAGE['run']}`")
+        key, _, value = pair.partition("=")
         if key in inputs:
             raise CommandError(f"input '{key}' is given twice")
         inputs[key] = value

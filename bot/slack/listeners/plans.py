@@ -39,6 +39,7 @@ from knowledge.history.views import DraftInfo
 from knowledge.history.workflows import find_or_add_version
 from knowledge.planner.memory import accept_plan, record_plan
 from knowledge.planner.result import PlanResult
+from knowledge.planner.revision import revise_request
 from knowledge.store.models import VersionOrigin
 
 log = logging.getLogger(__name__)
@@ -118,11 +119,11 @@ class PlanListeners:
         thread_ts: str,
         reply_ts: str | None,
     ) -> DraftInfo:
-        """A reply in a plan's or run's thread ("use staging instead"): plan the request
-        again with the change, as a new draft in the same thread."""
+        """A reply in a plan's or run's thread ("use staging instead of production"): plan
+        the request as revised by the change, as a new draft in the same thread."""
         if reply_ts:
             await self.ctx.react(client, channel, reply_ts, SEEN_REACTION)
-        request = f"{draft.request}\n{change.strip()}"
+        request = revise_request(draft.request, change)
         return await self.plan_request(
             request, client=client, channel=channel, user=user, thread_ts=thread_ts, parent=draft
         )

@@ -153,9 +153,17 @@ class RequestListeners:
                 parsed.request, client=client, channel=channel, user=user, thread_ts=thread_ts
             )
         elif parsed.kind == "run":
-            await self.runs.run_workflow(
+            ran = await self.runs.run_workflow(
                 parsed, client=client, channel=channel, user=user, thread_ts=thread_ts
             )
+            if not ran:  # "run backups": no such workflow, so a request to plan
+                await self.plans.plan_request(
+                    f"run {parsed.workflow}",
+                    client=client,
+                    channel=channel,
+                    user=user,
+                    thread_ts=thread_ts,
+                )
         elif parsed.kind == "history":
             await self._history(parsed, client=client, channel=channel, user=user, ts=thread_ts)
         elif parsed.kind == "rollback":

@@ -24,7 +24,7 @@ from engine.errors import KaizenError
 from engine.inputs import resolve_inputs
 from engine.records import RunRecord
 from knowledge.history.drafts import attach_message, claim_draft, create_draft, set_draft_run
-from knowledge.history.errors import HistoryError
+from knowledge.history.errors import HistoryError, NotFoundError
 from knowledge.history.views import DraftInfo, VersionInfo
 from knowledge.history.workflows import get_version
 
@@ -89,18 +89,26 @@ class RunLauncher:
         channel: str,
         user: str,
         thread_ts: str | None,
-    ) -> None:
+    ) -> bool:
         """``/kaizen run <workflow> [key=value …]``: the production version (or the newest),
-        with the inputs given, on a new run card."""
+        with the inputs given, on a new run card. False when no such workflow exists and no
+        inputs were given: then "run backups" is a request to plan, not a workflow's name."""
         assert parsed.workflow is not None
         ctx = self.ctx
         try:
             version = await ctx.services.in_session(get_version, parsed.workflow)
             blueprint = version.blueprint()
             inputs = resolve_inputs(blueprint, parsed.inputs)
+        except NotFoundError:
+            if not parsed.inputs:
+                return False
+            await ctx.ephemeral(
+                client, channel, user, f":warning: no workflow named `{parsed.workflow}`"
+            )
+            return True
         except (HistoryError, KaizenError) as exc:
             await ctx.ephemeral(client, channel, user, f":warning: {exc}")
-            return
+            return True
         risky = ungated_high_risk(blueprint, ctx.services.catalog.registry)
         if risky and not await ctx.is_approver(client, user):
             steps = ", ".join(f"`{s}`" for s in risky)
@@ -112,14 +120,14 @@ class RunLauncher:
                 f"{version.label} has high-risk steps without an approval gate ({steps}): "
                 "only an approver may start it.",
             )
-            return
+            return True
         progress = _waiting(version, blueprint, user)
         ts = await ctx.post(client, channel, run_card(progress), thread_ts=thread_ts)
         if ts is None:
-            return
+            return True
         draft = await ctx.services.in_session(
             create_draft,
-            request=f"run {version.workflow}",
+            request=blueprint.description or f"run {version.workflow}",
             blueprint=version.blueprint_json,
             plan={"workflow": version.workflow, "version": version.number},
             requested_by=user,
@@ -131,7 +139,7 @@ class RunLauncher:
             claim_draft, draft.id, "running", by=user, expected=("previewed",)
         )
         if claimed is None:  # a fresh draft is previewed: only a concurrent claim gets here
-            return
+            return True
         await self.launch(
             client,
             draft=claimed,
@@ -141,6 +149,7 @@ class RunLauncher:
             channel=channel,
             ts=ts,
         )
+        return True
 
 
 def _waiting(version: VersionInfo, blueprint: Blueprint, user: str) -> RunProgress:
