@@ -17,9 +17,10 @@ $(STAMP): requirements/lock.txt requirements/no-deps.txt pyproject.toml
 
 install: $(STAMP)
 
-## run: install, then run the example blueprint on embedded defaults and print its trace
+## run: install, then start Kaizen: in Slack over Socket Mode when SLACK_BOT_TOKEN and
+## SLACK_APP_TOKEN are set, otherwise the local console (`kaizen chat`) on embedded defaults
 run: install
-	$(BIN)/kaizen run examples/fleet_snapshot.yaml
+	$(BIN)/kaizen start
 
 ## test: install, then lint, type-check and run the whole test suite
 test: install lint typecheck pytest

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from bot.chat.command import chat_command
 from bot.console.live import (
     terminal_user,
 )
@@ -21,7 +22,7 @@ from bot.db_commands import db_group
 from bot.plan_commands import plan_command
 from bot.planning import open_tool_catalog, tool_index
 from bot.run_commands import resume_unfinished, runs_group
-from bot.serve_command import serve_command
+from bot.serve_command import serve_command, start_command
 from bot.settings import Settings
 from bot.store import make_console_runner, open_store
 from bot.workflow_commands import workflows_group
@@ -272,10 +273,12 @@ def tools(ctx: click.Context, as_json: bool) -> None:
         )
 
 
+main.add_command(chat_command)
 main.add_command(db_group)
 main.add_command(plan_command)
 main.add_command(runs_group)
 main.add_command(serve_command)
+main.add_command(start_command)
 main.add_command(workflows_group)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import click
 
@@ -35,3 +36,25 @@ def serve_command(over_http: bool, host: str, port: int | None) -> None:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt:
         pass
+
+
+@click.command("start")
+def start_command() -> None:
+    """What `make run` starts: Kaizen in Slack over Socket Mode when SLACK_BOT_TOKEN and
+    SLACK_APP_TOKEN are set, otherwise the local console (`kaizen chat`)."""
+    settings = Settings()
+    if settings.slack_socket_mode:
+        from bot.slack.serve import serve_socket_mode
+
+        click.echo("Connecting to Slack over Socket Mode… (Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
+            asyncio.run(serve_socket_mode(settings))
+        return
+    from bot.chat.command import chat_command
+
+    if settings.slack_bot_token is not None:
+        click.echo(
+            "SLACK_BOT_TOKEN is set but SLACK_APP_TOKEN is not: Socket Mode needs both "
+            "(or serve HTTP with `kaizen serve --http`). Starting the local console."
+        )
+    chat_command.main(args=[], standalone_mode=False)

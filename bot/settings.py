@@ -92,7 +92,20 @@ class Settings(BaseSettings):
         "it is invited to.",
     )
     slack_feedback_reactions: list[str] = Field(
-        default_factory=lambda: ["+1", "-1", "x", "tada", "white_check_mark", "heavy_check_mark"],
+        default_factory=lambda: [
+            "+1",
+            "thumbsup",
+            "white_check_mark",
+            "heavy_check_mark",
+            "tada",
+            "rocket",
+            "-1",
+            "thumbsdown",
+            "x",
+            "warning",
+            "rotating_light",
+            "confused",
+        ],
         description="Reactions on a run card that are recorded as feedback on that run.",
     )
     slack_update_interval_s: float = Field(

@@ -45,14 +45,15 @@ def parse_improve(text: str) -> ImproveTarget:
     the channel's last run) and the feedback. ``ValueError`` when no feedback is left."""
     words = text.strip().split(maxsplit=1)
     run_id = channel = ts = None
+    feedback = text.strip()
     if words:
-        first = words[0]
+        first, rest = words[0], words[1] if len(words) > 1 else ""
         link = _LINK.match(first)
         if _RUN_ID.match(first):
-            run_id, words = first, words[1:]
+            run_id, feedback = first, rest
         elif link:
-            channel, ts, words = link[1], f"{link[2]}.{link[3]}", words[1:]
-    feedback = words[0].strip() if words else ""
+            channel, ts, feedback = link[1], f"{link[2]}.{link[3]}", rest
+    feedback = feedback.strip()
     if not feedback:
         raise ValueError(f"say what should be better — usage: {USAGE}")
     return ImproveTarget(run_id, channel, ts, feedback)
