@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # reinstall when the pins, the project file or the set of packages change
 STAMP  := $(VENV)/.installed-$(shell (cat requirements/lock.txt requirements/no-deps.txt pyproject.toml; ls */__init__.py) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format typecheck pytest postgres-bin bench bench-store schema lock clean
+.PHONY: install run test lint format typecheck pytest postgres-bin bench bench-slack bench-store schema lock clean
 
 $(STAMP): requirements/lock.txt requirements/no-deps.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/engine_overhead.py
+
+## bench-slack: ack latency of the Slack app under 100 concurrent commands, and duplicate runs
+bench-slack: install
+	$(BIN)/python benchmarks/slack_ack.py
 
 ## bench-store: what durable runs cost over the bare engine (SQLite, and PostgreSQL if installed)
 bench-store: install

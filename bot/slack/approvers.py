@@ -13,8 +13,9 @@ import logging
 import time
 from collections.abc import Iterable
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.call_errors import SLACK_CALL_ERRORS, slack_error
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,11 @@ class ApproverDirectory:
             try:
                 response = await client.usergroups_users_list(usergroup=entry)
                 members = frozenset(str(u) for u in response.get("users") or [])
-            except SlackApiError as exc:
+            except SLACK_CALL_ERRORS as exc:
                 log.warning(
                     "could not read the members of user group %s: %s",
                     entry,
-                    exc.response.get("error"),
+                    slack_error(exc),
                 )
                 members = frozenset()
             self._members[entry] = (now, members)

@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.approvers import ApproverDirectory
+from bot.slack.call_errors import SLACK_CALL_ERRORS, slack_error
 from bot.slack.cards.messages import notice
 from bot.slack.services import Services
 from knowledge.history import audit
@@ -85,8 +85,8 @@ class ListenerContext:
             response = await client.chat_postMessage(
                 channel=channel, text=card["text"], blocks=card.get("blocks"), thread_ts=thread_ts
             )
-        except SlackApiError as exc:
-            log.warning("chat.postMessage to %s failed: %s", channel, exc.response.get("error"))
+        except SLACK_CALL_ERRORS as exc:
+            log.warning("chat.postMessage to %s failed: %s", channel, slack_error(exc))
             return None
         return str(response["ts"])
 
@@ -96,8 +96,8 @@ class ListenerContext:
             await client.chat_update(
                 channel=channel, ts=ts, text=card["text"], blocks=card.get("blocks")
             )
-        except SlackApiError as exc:
-            log.warning("chat.update of %s failed: %s", ts, exc.response.get("error"))
+        except SLACK_CALL_ERRORS as exc:
+            log.warning("chat.update of %s failed: %s", ts, slack_error(exc))
 
     async def ephemeral(
         self, client: AsyncWebClient, channel: str, user: str, text: str | Card
@@ -108,15 +108,15 @@ class ListenerContext:
             await client.chat_postEphemeral(
                 channel=channel, user=user, text=card["text"], blocks=card.get("blocks")
             )
-        except SlackApiError as exc:
-            log.warning("chat.postEphemeral failed: %s", exc.response.get("error"))
+        except SLACK_CALL_ERRORS as exc:
+            log.warning("chat.postEphemeral failed: %s", slack_error(exc))
 
     async def open_view(self, client: AsyncWebClient, trigger_id: str, view: Card) -> bool:
         """Open a modal; False when Slack refused (an expired trigger, logged)."""
         try:
             await client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as exc:
-            log.warning("views.open failed: %s", exc.response.get("error"))
+        except SLACK_CALL_ERRORS as exc:
+            log.warning("views.open failed: %s", slack_error(exc))
             return False
         return True
 
@@ -124,9 +124,9 @@ class ListenerContext:
         """Add reaction ``name`` to a message, to show it was seen (failures logged)."""
         try:
             await client.reactions_add(channel=channel, timestamp=ts, name=name)
-        except SlackApiError as exc:
-            if exc.response.get("error") != "already_reacted":
-                log.warning("reactions.add failed: %s", exc.response.get("error"))
+        except SLACK_CALL_ERRORS as exc:
+            if slack_error(exc) != "already_reacted":
+                log.warning("reactions.add failed: %s", slack_error(exc))
 
 
 def clicked(body: dict[str, Any]) -> tuple[str, str, str, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.call_errors import SLACK_CALL_ERRORS, slack_error
 from bot.slack.cards.home import home_view
 from bot.slack.listeners.context import ListenerContext
 from bot.slack.listeners.summaries import home_data
@@ -29,5 +29,5 @@ class HomeListener:
         view = home_view(workflows, runs, proposals, budget)
         try:
             await client.views_publish(user_id=user, view=view)
-        except SlackApiError as exc:
-            log.warning("views.publish for %s failed: %s", user, exc.response.get("error"))
+        except SLACK_CALL_ERRORS as exc:
+            log.warning("views.publish for %s failed: %s", user, slack_error(exc))

@@ -183,6 +183,8 @@ def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
 
 
 class _StubServer(ThreadingHTTPServer):
+    # A benchmark's hundreds of concurrent calls must queue, not be refused.
+    request_queue_size = 1024
     daemon_threads = True
     allow_reuse_address = True
 
