@@ -4,6 +4,8 @@ nothing."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.slack.cards import actions
-from tests.bot.slack.served_app import Served, message_with, serve
+from knowledge.history.audit import query_audit
+from tests.bot.slack.served_app import SECRET, Served, message_with, serve
 from tests.bot.slack.slack_requests import slash_command_body
 
 
@@ -51,3 +54,27 @@ def test_forged_and_stale_requests_are_refused_and_nothing_happens(served: Serve
     time.sleep(0.5)
     assert served.stub.calls_to("chat.postMessage") == []
     assert served.runs() == []
+
+
+def test_tokens_and_secrets_appear_in_no_log_card_or_stored_row(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    served.command("append 'hello world' to notes.txt")
+    card = message_with(served.stub, "C1", action_id=actions.PLAN_RUN)
+    served.click(card, actions.PLAN_RUN)
+    served.wait_for_runs(1)
+    served.command("this is not a plan at all", command="/improve")
+    served.wait_ephemeral("Thanks")
+    secrets = ("xoxb-test-token", SECRET)
+    sent = json.dumps([c.params for c in served.stub.calls], default=str)
+    stored = json.dumps(
+        [r.model_dump(mode="json") for r in served.runs()]
+        + [a.model_dump(mode="json") for a in served.read(query_audit, limit=1000)],
+        default=str,
+    )
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert secret not in sent
+        assert secret not in stored
+    assert "slack_sdk" in caplog.text  # the Web API calls were logged, redacted
