@@ -172,3 +172,18 @@ def test_app_home_shows_workflows_runs_and_budget(served: Served) -> None:
     view = str(published.params["view"])
     assert "gated_note" in view
     assert "Today:" in view
+
+
+def test_outside_the_allowed_channels_kaizen_says_no_privately_and_audits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(tmp_path, monkeypatch, KAIZEN_SLACK_ALLOWED_CHANNELS='["C1"]') as served:
+        served.command("append 'x' to notes.txt", channel_id="C2", user_id="U3")
+        refusal = served.wait_ephemeral("not enabled in this channel")
+        assert (refusal.params["channel"], refusal.params["user"]) == ("C2", "U3")
+        served.command("append 'x' to notes.txt", channel_id="C1")
+        served.posted(1, channel="C1")
+        time.sleep(0.3)
+        assert [c.params["channel"] for c in served.stub.calls_to("chat.postMessage")] == ["C1"]
+        denied = served.read(query_audit, action="slack.denied")
+        assert [(d.actor, d.subject_id) for d in denied] == [("U3", "C2")]
