@@ -67,6 +67,12 @@ class _Pick:
     """Starts of later clauses that asked for the same tool (one step serves them)."""
 
 
+def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
+    """Whether the clause gives a value in quotes: two clauses that each do ("append 'a' to
+    x, then append 'b' to x") are two calls of their tool, not one said twice."""
+    return any(m.kind == "quoted" and clause.start <= m.start < clause.end for m in mentions)
+
+
 _REFERS_BACK = re.compile(
     r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
     r"list|details|data|findings|answer|response|confirmation|status))\b",
@@ -147,10 +153,12 @@ class OfflinePlanner:
             if score < floor or names[column] not in self.registry:
                 continue
             previous = next((p for p in picks if p.tool == names[column]), None)
-            if previous is not None:
+            if previous is not None and not (
+                _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
+            ):
                 previous.score = max(previous.score, score)
                 previous.also.append(clause.start)
-                continue  # the same tool again: one step
+                continue  # the same tool again, no new quoted value: one step
             picks.append(_Pick(clause=clause, tool=names[column], score=score))
         return _in_order(picks)[: self.settings.max_steps]
 

@@ -7,10 +7,11 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-#: Sentence ends, commas and the connectives that chain actions (the word is captured).
+#: Sentence and line ends, commas and the connectives that chain actions (the word is captured).
 _BOUNDARY = re.compile(
-    r"(?:(?<=[.;!?])\s+|,?\s+(?P<word>and then|then|after that|afterwards|after which|finally|"
-    r"lastly|and also|also|and|once|before|after|as well as|meanwhile|while|but)\s+|"
+    r"(?:(?<=[.;!?])\s+|\s*\n\s*|,?\s+(?P<word>and then|then|after that|afterwards|"
+    r"after which|finally|lastly|and also|also|and|once|before|after|as well as|meanwhile|"
+    r"while|but)\s+|"
     r",(?!\s*(?:19|20)\d\d\b)\s+)",
     re.IGNORECASE,
 )

@@ -274,6 +274,23 @@ def test_the_same_tool_asked_twice_is_one_step(planner):
 @pytest.mark.parametrize(
     "request_text",
     [
+        "create a Jira ticket 'Fix login'. Then create a Jira ticket 'Fix logout'",
+        "create a Jira ticket 'Fix login'\ncreate a Jira ticket 'Fix logout'",
+    ],
+)
+def test_the_same_tool_with_its_own_quoted_values_is_two_calls(planner, request_text):
+    result = planned(planner, request_text)
+    assert result.blueprint is not None
+    first = result.blueprint.steps[0].id
+    assert [(t, p["summary"], d) for t, p, d in steps_of(result.blueprint)] == [
+        ("jira.create_issue", "Fix login", []),
+        ("jira.create_issue", "Fix logout", [first]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
         "send a text to 555-123-4567 saying the build is green",
         "email bob@example.com the release notes",
         "open a pull request on Kaizen titled 'Fix login', then run the tests for Kaizen",
