@@ -132,14 +132,11 @@ class PlanListeners:
 
     async def on_run(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        user, channel, ts, value = clicked(body)
+        found = await self._clicked_plan(body, client, "run")
+        if found is None:
+            return
+        user, channel, ts, draft, blueprint = found
         ctx = self.ctx
-        if await ctx.refuse_channel(client, channel, user, "run"):
-            return
-        draft = await self._draft(client, channel, user, value)
-        blueprint = _blueprint_of(draft) if draft else None
-        if draft is None or blueprint is None:
-            return
         missing = [name for name, spec in blueprint.inputs.items() if spec.is_required]
         if missing:
             await ctx.ephemeral(
@@ -230,14 +227,11 @@ class PlanListeners:
 
     async def on_save(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        user, channel, ts, value = clicked(body)
+        found = await self._clicked_plan(body, client, "save")
+        if found is None:
+            return
+        user, channel, ts, draft, blueprint = found
         ctx = self.ctx
-        if await ctx.refuse_channel(client, channel, user, "save"):
-            return
-        draft = await self._draft(client, channel, user, value)
-        blueprint = _blueprint_of(draft) if draft else None
-        if draft is None or blueprint is None:
-            return
         claimed = await ctx.services.in_session(
             claim_draft, draft.id, "saved", by=user, expected=("previewed",)
         )
@@ -267,6 +261,21 @@ class PlanListeners:
             return
         note = f"Cancelled by <@{user}>"
         await self.ctx.update(client, channel, ts, closed_plan_card(_result_of(claimed), note))
+
+    async def _clicked_plan(
+        self, body: dict[str, Any], client: AsyncWebClient, action: str
+    ) -> tuple[str, str, str, DraftInfo, Blueprint] | None:
+        """(user, channel, card ts, draft, blueprint) of a click on a plan's button, or
+        ``None`` when it cannot act: a channel Kaizen is not enabled in (denied and audited),
+        a draft that is gone, or a question without a plan."""
+        user, channel, ts, value = clicked(body)
+        if await self.ctx.refuse_channel(client, channel, user, action):
+            return None
+        draft = await self._draft(client, channel, user, value)
+        blueprint = _blueprint_of(draft) if draft else None
+        if draft is None or blueprint is None:
+            return None
+        return user, channel, ts, draft, blueprint
 
     async def _draft(
         self, client: AsyncWebClient, channel: str, user: str, value: str
