@@ -113,7 +113,11 @@ _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
     (
         "file",
         re.compile(
-            r"\b[\w\-]+\.(?:txt|pdf|docx?|xlsx?|csv|pptx?|jpe?g|png|gif|mp3|mp4|wav|zip|json|ya?ml|md)\b",
+            # a path ("/tmp/a.txt", "~/notes", "./out/report.csv") or a file name with a
+            # known extension, possibly under a folder ("logs/app.log")
+            r"(?<![\w/.~:\-])(?:(?:~|\.{1,2})?(?:/[\w\-]+(?:\.[\w\-]+)*)+"
+            r"|(?:[\w\-]+/)*[\w\-]+\.(?:txt|pdf|docx?|xlsx?|csv|pptx?|jpe?g|png|gif|mp3|mp4|"
+            r"wav|zip|json|ya?ml|md|log|html?|xml|py|sh|toml|ini|conf|cfg|gz|tgz|tar)\b)",
             re.IGNORECASE,
         ),
     ),

@@ -231,11 +231,12 @@ class OfflinePlanner:
         report = validate_blueprint(blueprint, self.registry)
         if not report.ok:  # a value read from the text that the tool refuses: ask for it
             rejected = _rejected_params(report.problems, steps)
-            for step_index, name in rejected:
+            for step_index, name, why in rejected:
                 step = steps[step_index]
+                said = step["params"][name]
                 tool_schema = self.registry.get(step["tool"]).spec.params_schema
                 _ask_for(name, step["id"], step["tool"], tool_schema, step["params"], inputs)
-                missing_for.append(f"{name} (for {step['tool']})")
+                missing_for.append(f"{name} (for {step['tool']}; {said!r} was refused: {why})")
             if rejected:
                 report = validate_blueprint(blueprint, self.registry)
         confidence = _confidence(picks, clauses, len(missing_for))
@@ -380,17 +381,18 @@ _PARAM_PROBLEM = re.compile(r"^steps\[(\d+)\]\.params\.([A-Za-z0-9_\-]+)")
 
 def _rejected_params(
     problems: Sequence[Any], steps: Sequence[dict[str, Any]]
-) -> list[tuple[int, str]]:
-    """(step index, param) of every literal param value the validation refused."""
-    found: list[tuple[int, str]] = []
+) -> list[tuple[int, str, str]]:
+    """(step index, param, the validation's reason) of every literal param value the
+    validation refused."""
+    found: dict[tuple[int, str], str] = {}
     for problem in problems:
         match = _PARAM_PROBLEM.match(problem.loc or "")
         if match is None:
             continue
         index, name = int(match.group(1)), match.group(2)
         if index < len(steps) and name in steps[index]["params"] and (index, name) not in found:
-            found.append((index, name))
-    return found
+            found[(index, name)] = problem.message
+    return [(index, name, why) for (index, name), why in found.items()]
 
 
 def _feed_from(previous: str, params: dict[str, Any], schema: dict[str, Any]) -> None:

@@ -147,8 +147,13 @@ def fill_params(
                         taken.add(mention.start)
                 continue
         kinds = wanted_kinds(name, prop)
-        choice = _pick(kinds, mentions, (start, end), clause_text, used | taken, name)
-        if choice is None and kinds:
+        # a param with a default is filled only by what its own clause says: a value said
+        # for another step ("write to /tmp/a then read /tmp/a") is not its encoding
+        optional = "default" in prop
+        choice = _pick(
+            kinds, mentions, (start, end), clause_text, used | taken, name, outside=not optional
+        )
+        if choice is None and kinds and not optional:
             choice = _pick(kinds, mentions, (start, end), clause_text, taken, name)  # reuse
         if choice is not None:
             taken.add(choice.start)
@@ -210,9 +215,12 @@ def _pick(
     clause_text: str,
     exclude: set[int],
     name: str,
+    *,
+    outside: bool = True,
 ) -> Mention | None:
     """The best mention of ``kinds``: inside the clause first (the one right after the
-    parameter's own words — "repo 'kaizen'" — if there is one), then the nearest outside."""
+    parameter's own words — "repo 'kaizen'" — if there is one), then (when ``outside``) the
+    nearest outside."""
     start, end = span
     own_words = [w for w in identifier_words(name).lower().split() if len(w) > 2]
     for kind in kinds:
@@ -227,6 +235,8 @@ def _pick(
                 if any(word in before.lower() for word in own_words):
                     return mention
             return inside[0]
+    if not outside:
+        return None
     for kind in kinds:
         if kind in ("entity", "quoted", "number"):
             continue  # too vague to take from another clause

@@ -160,6 +160,23 @@ def test_file_names():
 
 
 @pytest.mark.parametrize(
+    ("text", "paths"),
+    [
+        ("write it to /tmp/a.txt then read /tmp/a.txt.", ["/tmp/a.txt", "/tmp/a.txt"]),
+        ("read ~/notes/todo.md and logs/app.log", ["~/notes/todo.md", "logs/app.log"]),
+        ("open ./out/a.csv, then tail /var/log/syslog", ["./out/a.csv", "/var/log/syslog"]),
+    ],
+)
+def test_paths_are_whole_files_not_their_last_part(text, paths):
+    assert of_kind(text, "file") == paths
+
+
+def test_slashes_between_words_and_numbers_are_not_paths():
+    assert of_kind("24/7 support and/or a refund", "file") == []
+    assert of_kind("see https://example.com/a.pdf", "file") == []  # a URL stays a URL
+
+
+@pytest.mark.parametrize(
     ("text", "value"),
     [("pay $100 for the domain", "100"), ("pay $1,250.50", "1250.50"), ("pay 30 dollars", "30")],
 )

@@ -9,6 +9,8 @@ import pytest
 
 from engine.blueprint import Blueprint
 from engine.tools.base import ToolSpec
+from engine.tools.builtin import builtin_registry
+from engine.tools.builtin.config import BuiltinToolsConfig
 from engine.tools.registry import ToolRegistry
 from engine.tools.schema import SchemaTool
 from engine.validation import validate_blueprint
@@ -478,3 +480,34 @@ def test_a_phone_number_points_at_the_tool_wanting_one(planner):
     result = planned(planner, f"{message} at +1 415 555 0100")
     assert [s.tool for s in result.blueprint.steps] == ["sms.send"]
     assert result.blueprint.steps[0].params["phone_number"].replace(" ", "") == "+14155550100"
+
+
+# ------------------------------------------------------------------------------ built-in tools
+
+
+@pytest.fixture(scope="module")
+def file_planner(tmp_path_factory: pytest.TempPathFactory) -> OfflinePlanner:
+    tools = builtin_registry(BuiltinToolsConfig(workspace=tmp_path_factory.mktemp("workspace")))
+    file_tools = ToolRegistry([tools.get(name) for name in ("file.read", "file.write")])
+    tool_index = ToolIndex(tmp_path_factory.mktemp("file-index"))
+    tool_index.sync([entry_from_spec(tool.spec) for tool in file_tools])
+    return OfflinePlanner(tool_index, file_tools, today=TODAY)
+
+
+def test_write_then_read_the_same_path_guesses_no_encoding(file_planner):
+    result = planned(file_planner, "write 'hello' to notes/a.txt then read notes/a.txt")
+    assert steps_of(result.blueprint) == [
+        ("file.write", {"path": "notes/a.txt", "content": "hello"}, []),
+        ("file.read", {"path": "notes/a.txt"}, ["write"]),
+    ]
+    assert result.question is None
+
+
+def test_a_value_the_tool_refuses_is_asked_for_and_the_question_says_why(file_planner):
+    result = planned(file_planner, "read /etc/passwd")
+    assert result.blueprint is not None
+    (step,) = result.blueprint.steps
+    assert step.params["path"] == "{{ inputs.read_path }}"
+    assert result.question is not None
+    assert "'/etc/passwd' was refused" in result.question
+    assert "relative to the workspace" in result.question

@@ -204,6 +204,28 @@ def test_an_optional_param_with_a_default_is_left_out():
     assert filled.missing == []
 
 
+def test_a_param_with_a_default_takes_no_value_said_for_another_step():
+    request = "write 'hi' to notes/a.txt then read notes/a.txt"
+    read = schema(
+        ["path"],
+        path=text_param("Path relative to the workspace"),
+        encoding={"type": "string", "default": "utf-8", "description": "Encoding of the file."},
+    )
+    used = {find_mentions(request)[1].start}  # the write step took the first path
+    filled = fill(read, request, "read notes/a.txt", used=used)
+    assert filled.params == {"path": "notes/a.txt"}  # no encoding guessed from the other path
+
+
+def test_a_param_with_a_default_still_takes_a_value_its_own_clause_says():
+    read = schema(
+        ["path"],
+        path=text_param("Path relative to the workspace"),
+        encoding={"type": "string", "default": "utf-8", "description": "Text encoding"},
+    )
+    filled = fill(read, "read notes/a.txt with encoding 'latin-1'")
+    assert filled.params == {"path": "notes/a.txt", "encoding": "latin-1"}
+
+
 def test_values_from_the_steps_own_clause_win():
     request = "text 555-000-1111 that we are starting, then text 555-222-3333 when it is done"
     phone = schema(phone_number=text_param())
