@@ -3,9 +3,8 @@
 1. Read the request as clauses ("… then …", "meanwhile …"), noting which ones ask for
    something.
 2. Score every tool against every clause (meaning, plus the tool's name words; with exemplar
-   memory, also how the most similar clauses of accepted requests were answered: by a tool,
-   or by no step at all) and give each asking clause its best tool when the score is
-   convincing.
+   memory, also the phrases people used for each tool in accepted requests) and give each
+   asking clause its best tool when the score is convincing.
 3. Order the steps as the request mentions them; each waits for the one before unless its
    clause says it can run alongside ("meanwhile", "at the same time").
 4. Fill params from the clause (see :mod:`knowledge.planner.params`); a free-text param of a

@@ -1,5 +1,4 @@
-"""Learning what people call each tool (and what they say that asks for no tool) from accepted
-requests, and planning with it."""
+"""Learning what people call each tool from accepted requests, and planning with it."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import pytest
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
 from knowledge.planner.offline import OfflinePlanner
-from knowledge.planner.phrases import NO_TOOL_WEIGHT, PHRASE_WEIGHT, ToolPhrases
+from knowledge.planner.phrases import PHRASE_WEIGHT, ToolPhrases
 from knowledge.search.catalog import entry_from_spec
 from knowledge.search.index import ToolIndex
 from tests.knowledge.planner.test_offline_planner import SPECS, registry
@@ -134,80 +133,6 @@ def test_learning_adds_to_what_is_known(index):
     assert learned.learn([page]) == 2
     assert learned.tools == ["taxi.order", "pagerduty.page"]
     assert learned.vectors.shape[0] == 2
-
-
-SCENE_EXEMPLARS = [
-    exemplar(
-        "Our tests keep failing on the payments repo. Could you page the on-call engineer for "
-        "payments?",
-        [{"id": "p", "tool": "pagerduty.page", "params": {"service": "payments", "message": "x"}}],
-    ),
-    exemplar(
-        "I have a cab ride to the station at 9. Please post in #dev that I'm out",
-        [{"id": "p", "tool": "slack.post_message", "params": {"channel": "#dev", "text": "x"}}],
-        exemplar_id=2,
-    ),
-]
-
-
-def test_a_clause_the_accepted_blueprint_has_no_step_for_is_remembered_as_asking_nothing(index):
-    learned = ToolPhrases(index)
-    assert learned.learn(SCENE_EXEMPLARS) == 4
-    assert list(zip(learned.phrases, learned.tools, strict=True)) == [
-        ("Our tests keep failing on the payments repo", None),
-        ("Could you page the on-call engineer for payments", "pagerduty.page"),
-        ("I have a cab ride to the station at 9", None),
-        ("Please post in #dev that I'm out", "slack.post_message"),
-    ]
-
-
-def test_a_clause_like_one_that_asked_nothing_lowers_every_tool(index):
-    learned = ToolPhrases(index)
-    learned.learn(SCENE_EXEMPLARS)
-    row = learned.scores(
-        index.embed_texts(["Our tests keep failing on the billing repo"]), index.names
-    )[0]
-    assert np.all(row < 0)
-    assert np.all(row >= -NO_TOOL_WEIGHT)
-
-
-@pytest.mark.parametrize(
-    ("request_text", "scene_tool", "asked_tool"),
-    [
-        (
-            "Our tests keep failing on the billing repo. Could you page the on-call engineer "
-            "for billing?",
-            "ci.run_tests",
-            "pagerduty.page",
-        ),
-        (
-            "I have a cab ride to the airport at noon. Please post in #ops that I'm leaving",
-            "taxi.order",
-            "slack.post_message",
-        ),
-    ],
-)
-def test_scene_setting_people_accepted_no_step_for_stops_becoming_a_step(
-    index, request_text, scene_tool, asked_tool
-):
-    cold = OfflinePlanner(index, registry()).plan(request_text)
-    assert cold.blueprint is not None
-    assert [s.tool for s in cold.blueprint.steps] == [scene_tool, asked_tool]
-    learned = ToolPhrases(index)
-    learned.learn(SCENE_EXEMPLARS)
-    warm = OfflinePlanner(index, registry(), phrases=learned).plan(request_text)
-    assert warm.blueprint is not None
-    assert [s.tool for s in warm.blueprint.steps] == [asked_tool]
-
-
-def test_asking_for_what_was_only_scene_setting_before_still_gets_the_tool(index):
-    learned = ToolPhrases(index)
-    learned.learn(SCENE_EXEMPLARS)
-    warm = OfflinePlanner(index, registry(), phrases=learned).plan(
-        "Run the tests of the billing repo"
-    )
-    assert warm.blueprint is not None
-    assert [s.tool for s in warm.blueprint.steps] == ["ci.run_tests"]
 
 
 def test_planning_warm_picks_the_tool_cold_planning_could_not(index, phrases):
