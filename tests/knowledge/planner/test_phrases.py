@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.tools.builtin import builtin_registry
+from engine.tools.builtin.config import BuiltinToolsConfig
+from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
 from knowledge.planner.offline import OfflinePlanner
@@ -154,3 +157,22 @@ def test_learned_phrases_do_not_change_an_unrelated_plan(index, phrases):
     assert [s.tool for s in warm.blueprint.steps] == [s.tool for s in cold.blueprint.steps]
     assert [s.tool for s in warm.blueprint.steps] == ["weather.get"]
     assert warm.confidence == cold.confidence
+
+
+def test_a_remembered_request_does_not_outvote_the_opposite_action_on_the_same_thing(
+    tmp_path_factory,
+):
+    """ "read notes.txt" and "write 'hello' to notes.txt" are as similar to MiniLM (0.76) as
+    two phrasings of one request: what was accepted for one must not turn the other into it."""
+    tools = builtin_registry(BuiltinToolsConfig(workspace=tmp_path_factory.mktemp("ws")))
+    files = ToolRegistry([tools.get(name) for name in ("file.read", "file.write")])
+    file_index = ToolIndex(tmp_path_factory.mktemp("file-phrases"))
+    file_index.sync([entry_from_spec(tool.spec) for tool in files])
+    learned = ToolPhrases(file_index)
+    write = {"id": "w", "tool": "file.write", "params": {"path": "notes.txt", "content": "hello"}}
+    learned.learn([exemplar("write 'hello' to notes.txt", [write])])
+    warm = OfflinePlanner(file_index, files, phrases=learned)
+    for request in ("read notes.txt", "read the file notes.txt", "read the file missing.txt"):
+        result = warm.plan(request)
+        assert result.blueprint is not None, request
+        assert [s.tool for s in result.blueprint.steps] == ["file.read"], request
