@@ -308,8 +308,10 @@ def main() -> None:
 def warm_recall_at(
     index: ToolIndex, phrases: ToolPhrases, samples: list[dict[str, Any]], k: int
 ) -> float:
-    """recall@k when each tool's best clause score also counts learned phrases."""
+    """recall@k when each tool's best clause score also counts the votes of remembered
+    clauses."""
     from knowledge.search.clauses import read_clauses
+    from knowledge.search.index import CLAUSE_BEST_FLOOR
 
     recalls: list[float] = []
     names = index.names
@@ -317,7 +319,9 @@ def warm_recall_at(
         truth = {node["task"] for node in sample["task_nodes"]}
         texts = [c.text for c in read_clauses(sample["instruction"])] or [sample["instruction"]]
         vectors = index.embed_texts(texts)
-        scores = index.clause_scores(texts, vectors) + phrases.scores(vectors, names)
+        scores = phrases.apply(
+            index.clause_scores(texts, vectors), vectors, names, convincing=CLAUSE_BEST_FLOOR
+        )
         best = scores.max(axis=0)
         found = {names[i] for i in best.argsort()[::-1][:k]}
         recalls.append(len(truth & found) / len(truth) if truth else 1.0)

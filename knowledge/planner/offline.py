@@ -3,8 +3,9 @@
 1. Read the request as clauses ("… then …", "meanwhile …"), noting which ones ask for
    something.
 2. Score every tool against every clause (meaning, plus the tool's name words; with exemplar
-   memory, also the phrases people used for each tool in accepted requests) and give each
-   asking clause its best tool when the score is convincing.
+   memory, also how the most similar clauses of accepted requests were answered: by a tool,
+   or by no step at all — memory settles close calls, it does not overrule a clear fit) and
+   give each asking clause its best tool when the score is convincing.
 3. Order the steps as the request mentions them; each waits for the one before unless its
    clause says it can run alongside ("meanwhile", "at the same time").
 4. Fill params from the clause (see :mod:`knowledge.planner.params`); a free-text param of a
@@ -142,9 +143,9 @@ class OfflinePlanner:
         texts = [c.text for c in clauses]
         vectors = self.index.embed_texts(texts)
         scores = self.index.clause_scores(texts, vectors)
-        if self.phrases is not None:
-            scores = scores + self.phrases.scores(vectors, names)
         scores = scores + self.settings.value_weight * self._value_scores(clauses, mentions, names)
+        if self.phrases is not None:
+            scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
         picks: list[_Pick] = []
         for row, clause in enumerate(clauses):
             column = int(np.argmax(scores[row]))

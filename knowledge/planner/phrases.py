@@ -1,9 +1,18 @@
-"""What people call each tool, learned from exemplar memory.
+"""What people call each tool, and what they say that asks for no tool, learned from exemplar
+memory.
 
-Every accepted request is split into clauses and each clause is attributed to the tool of the
-accepted blueprint it fits best. A new clause then also scores a tool by its similarity to the
-phrases people used for it before ("get me an Uber" → the taxi tool, once someone accepted
-that), so planning improves with use on any catalog.
+Every accepted request is split into clauses. Each tool of the accepted blueprint is
+attributed to the clause that fits it best; a clause left without a tool is remembered as one
+that asked for nothing ("I have a busy day ahead", "I have a meeting at 3"). A new clause then
+looks up its nearest remembered clauses, which vote: for their tool, or for no tool at all.
+A vote for a tool adds to that tool's score; a vote for no tool lowers every tool's, so a
+clause phrased like past scene-setting needs a better fit to become a step. Planning improves
+with use on any catalog ("get me an Uber" → the taxi tool, once someone accepted that).
+
+Memory settles close calls and fills in where the words fit no tool; it does not overrule a
+clear fit. MiniLM finds "read notes.txt" as similar to "write 'hello' to notes.txt" (0.76) as
+two phrasings of one request (0.72), so a vote for a tool counts only when the words alone
+put that tool within :data:`CLOSE_CALL` of their best one, or fit no tool convincingly.
 """
 
 from __future__ import annotations
@@ -17,54 +26,59 @@ from knowledge.history.views import ExemplarInfo
 from knowledge.search.clauses import read_clauses
 from knowledge.search.index import ToolIndex
 
-#: A learned phrase adds to a tool's score only beyond this similarity: requests phrased
-#: alike ("could you help me …") are similar whatever they ask for.
-PHRASE_FLOOR = 0.55
-#: How much a learned phrase's similarity beyond the floor adds.
-PHRASE_WEIGHT = 0.5
-#: A clause that only sets the scene is attributed only when it fits a tool at least this well.
-SCENE_FIT = 0.35
+#: How many remembered clauses vote for a new one.
+NEIGHBOURS = 5
+#: Remembered clauses less similar than this do not vote: requests phrased alike ("could you
+#: help me …") are somewhat similar whatever they ask for.
+NEIGHBOUR_FLOOR = 0.3
+#: Softmax temperature of the votes over similarity: the nearest clauses count most.
+VOTE_TEMPERATURE = 0.05
+#: What a unanimous vote for a tool adds to its score, times the best neighbour's similarity.
+PHRASE_WEIGHT = 1.0
+#: What a unanimous vote for "no tool" takes from every tool's score, likewise.
+NO_TOOL_WEIGHT = 0.3
+#: A vote for a tool counts only when the words alone score that tool at most this far below
+#: their best tool (or fit no tool convincingly).
+CLOSE_CALL = 0.1
 
 
 class ToolPhrases:
-    """Clause embeddings of accepted requests, each attributed to a tool."""
+    """Clause embeddings of accepted requests, each attributed to a tool or to none."""
 
     def __init__(self, index: ToolIndex) -> None:
         self.index = index
         self.vectors: np.ndarray[Any, Any] = np.zeros((0, 0), dtype=np.float32)
-        self.tools: list[str] = []
         self.phrases: list[str] = []
+        self.tools: list[str | None] = []
+        """The tool each phrase asked for; ``None`` for a clause that asked for none."""
 
     def learn(self, exemplars: Sequence[ExemplarInfo]) -> int:
-        """Attribute the clauses of ``exemplars``' requests to their blueprints' tools;
-        returns how many phrases are known."""
+        """Attribute the clauses of ``exemplars``' requests to their blueprints' tools (or to
+        none); returns how many phrases are known."""
         names = self.index.names
         column = {name: i for i, name in enumerate(names)}
         texts: list[str] = []
-        tools: list[str] = []
+        tools: list[str | None] = []
         for exemplar in exemplars:
-            used: list[str] = [
-                str(step["tool"])
-                for step in exemplar.blueprint.get("steps", [])
-                if isinstance(step, dict) and step.get("tool") in column
-            ]
-            if not used:
-                continue
+            used = list(
+                dict.fromkeys(
+                    str(step["tool"])
+                    for step in exemplar.blueprint.get("steps", [])
+                    if isinstance(step, dict) and step.get("tool") in column
+                )
+            )
             clauses = read_clauses(exemplar.request)
-            if not clauses:
+            if not used or not clauses:
                 continue
             scores = self.index.clause_scores([c.text for c in clauses])
-            columns = [column[t] for t in dict.fromkeys(used)]
-            sub = scores[:, columns]
-            best_clause_of_tool = {int(np.argmax(sub[:, j])): j for j in range(len(columns))}
+            fits = scores[:, [column[tool] for tool in used]]
+            asked: dict[int, list[str | None]] = {}
+            for j, name in enumerate(used):
+                asked.setdefault(int(np.argmax(fits[:, j])), []).append(name)
             for row, clause in enumerate(clauses):
-                j = int(np.argmax(sub[row]))
-                if row in best_clause_of_tool:
-                    j = best_clause_of_tool[row]
-                elif not clause.asks and float(sub[row, j]) < SCENE_FIT:
-                    continue
-                texts.append(clause.text)
-                tools.append(names[columns[j]])
+                for answer in asked.get(row, [None]):
+                    texts.append(clause.text)
+                    tools.append(answer)
         self.phrases.extend(texts)
         self.tools.extend(tools)
         if texts:
@@ -73,15 +87,49 @@ class ToolPhrases:
         return len(self.tools)
 
     def scores(self, vectors: np.ndarray[Any, Any], names: Sequence[str]) -> np.ndarray[Any, Any]:
-        """For each clause vector and tool, what the phrases learned for it add to its score:
-        :data:`PHRASE_WEIGHT` times the best similarity beyond :data:`PHRASE_FLOOR`."""
+        """For each clause vector and tool, what the remembered clauses' votes add to (or take
+        from) the tool's score: the :data:`NEIGHBOURS` nearest above :data:`NEIGHBOUR_FLOOR`
+        vote, weighted by a softmax of their similarity; the result is scaled by the nearest
+        one's similarity."""
         result = np.zeros((len(vectors), len(names)), dtype=np.float32)
         if not self.tools or len(vectors) == 0:
             return result
-        similarity = vectors @ self.vectors.T
         column = {name: i for i, name in enumerate(names)}
-        for phrase, tool in enumerate(self.tools):
-            j = column.get(tool)
-            if j is not None:
-                np.maximum(result[:, j], similarity[:, phrase], out=result[:, j])
-        return PHRASE_WEIGHT * np.clip(result - PHRASE_FLOOR, 0.0, None)
+        votes_for = np.zeros((len(self.tools), len(names) + 1), dtype=np.float32)
+        for phrase, tool in enumerate(self.tools):  # the last column: no tool
+            if tool is None:
+                votes_for[phrase, -1] = 1.0
+            elif tool in column:
+                votes_for[phrase, column[tool]] = 1.0
+        similarity = vectors @ self.vectors.T
+        nearest = np.argsort(-similarity, axis=1)[:, :NEIGHBOURS]
+        sims = np.take_along_axis(similarity, nearest, axis=1)
+        voting = sims >= NEIGHBOUR_FLOOR
+        weights = np.exp((sims - sims.max(axis=1, keepdims=True)) / VOTE_TEMPERATURE) * voting
+        total = weights.sum(axis=1, keepdims=True)
+        weights = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
+        votes = np.einsum("rk,rkt->rt", weights, votes_for[nearest])
+        confidence = np.where(voting.any(axis=1), sims.max(axis=1), 0.0)[:, None]
+        result = confidence * (PHRASE_WEIGHT * votes[:, :-1] - NO_TOOL_WEIGHT * votes[:, -1:])
+        return result.astype(np.float32)
+
+    def apply(
+        self,
+        base: np.ndarray[Any, Any],
+        vectors: np.ndarray[Any, Any],
+        names: Sequence[str],
+        *,
+        convincing: float,
+    ) -> np.ndarray[Any, Any]:
+        """``base`` (a ``(clauses, tools)`` score matrix from the words alone) with the votes
+        of :meth:`scores` applied: a vote for "no tool" always lowers the row; a vote for a
+        tool raises it only when that tool is within :data:`CLOSE_CALL` of the row's best
+        base score, or when the best base score is below ``convincing``."""
+        votes = self.scores(vectors, names)
+        if not votes.any():
+            return base
+        best = base.max(axis=1, keepdims=True)
+        within_reach = (base >= best - CLOSE_CALL) | (best < convincing)
+        raised = np.where(within_reach, np.clip(votes, 0.0, None), 0.0)
+        lowered = np.clip(votes, None, 0.0)
+        return (base + raised + lowered).astype(np.float32)

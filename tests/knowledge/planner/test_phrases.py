@@ -1,4 +1,5 @@
-"""Learning what people call each tool from accepted requests, and planning with it."""
+"""Learning what people call each tool (and what they say that asks for no tool) from accepted
+requests, and planning with it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
 from knowledge.planner.offline import OfflinePlanner
-from knowledge.planner.phrases import PHRASE_WEIGHT, ToolPhrases
+from knowledge.planner.phrases import CLOSE_CALL, NO_TOOL_WEIGHT, PHRASE_WEIGHT, ToolPhrases
 from knowledge.search.catalog import entry_from_spec
 from knowledge.search.index import ToolIndex
 from tests.knowledge.planner.test_offline_planner import SPECS, registry
@@ -138,6 +139,80 @@ def test_learning_adds_to_what_is_known(index):
     assert learned.vectors.shape[0] == 2
 
 
+SCENE_EXEMPLARS = [
+    exemplar(
+        "Our tests keep failing on the payments repo. Could you page the on-call engineer for "
+        "payments?",
+        [{"id": "p", "tool": "pagerduty.page", "params": {"service": "payments", "message": "x"}}],
+    ),
+    exemplar(
+        "I have a cab ride to the station at 9. Please post in #dev that I'm out",
+        [{"id": "p", "tool": "slack.post_message", "params": {"channel": "#dev", "text": "x"}}],
+        exemplar_id=2,
+    ),
+]
+
+
+def test_a_clause_the_accepted_blueprint_has_no_step_for_is_remembered_as_asking_nothing(index):
+    learned = ToolPhrases(index)
+    assert learned.learn(SCENE_EXEMPLARS) == 4
+    assert list(zip(learned.phrases, learned.tools, strict=True)) == [
+        ("Our tests keep failing on the payments repo", None),
+        ("Could you page the on-call engineer for payments", "pagerduty.page"),
+        ("I have a cab ride to the station at 9", None),
+        ("Please post in #dev that I'm out", "slack.post_message"),
+    ]
+
+
+def test_a_clause_like_one_that_asked_nothing_lowers_every_tool(index):
+    learned = ToolPhrases(index)
+    learned.learn(SCENE_EXEMPLARS)
+    row = learned.scores(
+        index.embed_texts(["Our tests keep failing on the billing repo"]), index.names
+    )[0]
+    assert np.all(row < 0)
+    assert np.all(row >= -NO_TOOL_WEIGHT)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "scene_tool", "asked_tool"),
+    [
+        (
+            "Our tests keep failing on the billing repo. Could you page the on-call engineer "
+            "for billing?",
+            "ci.run_tests",
+            "pagerduty.page",
+        ),
+        (
+            "I have a cab ride to the airport at noon. Please post in #ops that I'm leaving",
+            "taxi.order",
+            "slack.post_message",
+        ),
+    ],
+)
+def test_scene_setting_people_accepted_no_step_for_stops_becoming_a_step(
+    index, request_text, scene_tool, asked_tool
+):
+    cold = OfflinePlanner(index, registry()).plan(request_text)
+    assert cold.blueprint is not None
+    assert [s.tool for s in cold.blueprint.steps] == [scene_tool, asked_tool]
+    learned = ToolPhrases(index)
+    learned.learn(SCENE_EXEMPLARS)
+    warm = OfflinePlanner(index, registry(), phrases=learned).plan(request_text)
+    assert warm.blueprint is not None
+    assert [s.tool for s in warm.blueprint.steps] == [asked_tool]
+
+
+def test_asking_for_what_was_only_scene_setting_before_still_gets_the_tool(index):
+    learned = ToolPhrases(index)
+    learned.learn(SCENE_EXEMPLARS)
+    warm = OfflinePlanner(index, registry(), phrases=learned).plan(
+        "Run the tests of the billing repo"
+    )
+    assert warm.blueprint is not None
+    assert [s.tool for s in warm.blueprint.steps] == ["ci.run_tests"]
+
+
 def test_planning_warm_picks_the_tool_cold_planning_could_not(index, phrases):
     cold = OfflinePlanner(index, registry()).plan(SIMILAR_REQUEST)
     assert cold.blueprint is None  # the words alone fit no tool convincingly
@@ -171,8 +246,51 @@ def test_a_remembered_request_does_not_outvote_the_opposite_action_on_the_same_t
     learned = ToolPhrases(file_index)
     write = {"id": "w", "tool": "file.write", "params": {"path": "notes.txt", "content": "hello"}}
     learned.learn([exemplar("write 'hello' to notes.txt", [write])])
+    vectors = file_index.embed_texts(["read the file missing.txt"])
+    assert learned.scores(vectors, file_index.names)[0].max() > 0.3  # the vote is there …
     warm = OfflinePlanner(file_index, files, phrases=learned)
     for request in ("read notes.txt", "read the file notes.txt", "read the file missing.txt"):
         result = warm.plan(request)
         assert result.blueprint is not None, request
-        assert [s.tool for s in result.blueprint.steps] == ["file.read"], request
+        assert [s.tool for s in result.blueprint.steps] == ["file.read"], request  # … unheeded
+
+
+def _taxi_votes(phrases: ToolPhrases, index: ToolIndex) -> tuple[np.ndarray, int, int]:
+    """Vectors of a clause the remembered ride request votes for, the taxi column and another."""
+    vectors = index.embed_texts([SIMILAR_REQUEST])
+    taxi = index.names.index("taxi.order")
+    other = next(i for i, name in enumerate(index.names) if name != "taxi.order")
+    assert phrases.scores(vectors, index.names)[0, taxi] > 0
+    return vectors, taxi, other
+
+
+def test_a_vote_settles_a_close_call(phrases, index):
+    vectors, taxi, other = _taxi_votes(phrases, index)
+    base = np.zeros((1, len(index.names)), dtype=np.float32)
+    base[0, other], base[0, taxi] = 0.6, 0.6 - CLOSE_CALL / 2
+    applied = phrases.apply(base, vectors, index.names, convincing=0.3)
+    assert int(np.argmax(applied[0])) == taxi
+    assert applied[0, other] == base[0, other]
+
+
+def test_a_vote_does_not_overrule_a_clear_fit(phrases, index):
+    vectors, taxi, other = _taxi_votes(phrases, index)
+    base = np.zeros((1, len(index.names)), dtype=np.float32)
+    base[0, other], base[0, taxi] = 0.6, 0.6 - 2 * CLOSE_CALL
+    applied = phrases.apply(base, vectors, index.names, convincing=0.3)
+    assert np.array_equal(applied, base)
+
+
+def test_a_vote_decides_where_the_words_fit_no_tool_convincingly(phrases, index):
+    vectors, taxi, other = _taxi_votes(phrases, index)
+    base = np.zeros((1, len(index.names)), dtype=np.float32)
+    base[0, other], base[0, taxi] = 0.25, 0.25 - 2 * CLOSE_CALL
+    applied = phrases.apply(base, vectors, index.names, convincing=0.3)
+    assert int(np.argmax(applied[0])) == taxi
+
+
+def test_with_nothing_remembered_apply_returns_the_scores_unchanged(index):
+    empty = ToolPhrases(index)
+    base = np.full((1, len(index.names)), 0.4, dtype=np.float32)
+    vectors = index.embed_texts([SIMILAR_REQUEST])
+    assert np.array_equal(empty.apply(base, vectors, index.names, convincing=0.3), base)
