@@ -33,7 +33,7 @@ from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.planner.extract import Mention, find_mentions
 from knowledge.planner.params import fill_params, telling_kinds
-from knowledge.planner.phrases import ToolPhrases
+from knowledge.planner.phrases import Remembered, ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.search.clauses import Clause, read_clauses
 from knowledge.search.exemplars import ExemplarHit
@@ -66,6 +66,47 @@ class _Pick:
     depends_on: list[str] = field(default_factory=list)
     also: list[int] = field(default_factory=list)
     """Starts of later clauses that asked for the same tool (one step serves them)."""
+    remembered: Remembered | None = None
+    """The accepted request's clause whose vote chose this tool, when the words alone would
+    not have."""
+
+
+@dataclass
+class _Choice:
+    """The tools chosen for a request's clauses."""
+
+    picks: list[_Pick]
+    skipped: list[tuple[Clause, Remembered | None]] = field(default_factory=list)
+    """Clauses the words alone gave a step but exemplar memory did not (people accepted no
+    step for clauses like them), with the nearest such remembered clause."""
+
+    def memory_notes(self) -> list[str]:
+        """How exemplar memory changed the plan, one line per clause."""
+        notes = [
+            f"'{_short(p.clause.text)}' → {p.tool}, as accepted request "
+            f"#{p.remembered.exemplar_id} had it for '{_short(p.remembered.phrase)}'"
+            for p in self.picks
+            if p.remembered is not None
+        ]
+        notes.extend(
+            f"no step for '{_short(clause.text)}'"
+            + (
+                f", as accepted request #{like.exemplar_id} had none for '{_short(like.phrase)}'"
+                if like is not None
+                else ""
+            )
+            for clause, like in self.skipped
+        )
+        return notes
+
+    def exemplar_ids(self) -> list[int]:
+        ids = {p.remembered.exemplar_id for p in self.picks if p.remembered is not None}
+        ids.update(like.exemplar_id for _, like in self.skipped if like is not None)
+        return sorted(ids)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
@@ -117,8 +158,8 @@ class OfflinePlanner:
             Clause(text=request, start=0, end=len(request), asks=True)
         ]
         mentions = find_mentions(request, today=self.today)
-        picks = self._pick_tools(clauses, mentions)
-        if not picks:
+        choice = self._pick_tools(clauses, mentions)
+        if not choice.picks:
             best = ", ".join(considered[:3]) or "none"
             return PlanResult(
                 request=request,
@@ -132,27 +173,38 @@ class OfflinePlanner:
                 tools_considered=considered,
                 latency_ms=elapsed_ms(started),
             )
-        return self._build(request, clauses, picks, mentions, considered, started)
+        return self._build(request, clauses, choice, mentions, considered, started)
 
     # ------------------------------------------------------------------------ choosing tools
 
-    def _pick_tools(self, clauses: Sequence[Clause], mentions: Sequence[Mention]) -> list[_Pick]:
+    def _pick_tools(self, clauses: Sequence[Clause], mentions: Sequence[Mention]) -> _Choice:
         names = self.index.names
         if not names:
-            return []
+            return _Choice(picks=[])
         texts = [c.text for c in clauses]
         vectors = self.index.embed_texts(texts)
-        scores = self.index.clause_scores(texts, vectors)
-        scores = scores + self.settings.value_weight * self._value_scores(clauses, mentions, names)
+        words_alone = self.index.clause_scores(texts, vectors)
+        words_alone += self.settings.value_weight * self._value_scores(clauses, mentions, names)
+        scores = words_alone
         if self.phrases is not None:
             scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
-        picks: list[_Pick] = []
+        choice = _Choice(picks=[])
+        picks = choice.picks
         for row, clause in enumerate(clauses):
             column = int(np.argmax(scores[row]))
             score = float(scores[row, column])
             floor = self.settings.accept if clause.asks else self.settings.accept_scene
+            unaided = int(np.argmax(words_alone[row]))
+            unaided_step = (
+                float(words_alone[row, unaided]) >= floor and names[unaided] in self.registry
+            )
             if score < floor or names[column] not in self.registry:
+                if unaided_step and self.phrases is not None:
+                    choice.skipped.append((clause, self.phrases.nearest(vectors[row], None)))
                 continue
+            remembered = None
+            if self.phrases is not None and (column != unaided or not unaided_step):
+                remembered = self.phrases.nearest(vectors[row], names[column])
             previous = next((p for p in picks if p.tool == names[column]), None)
             if previous is not None and not (
                 _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
@@ -160,8 +212,11 @@ class OfflinePlanner:
                 previous.score = max(previous.score, score)
                 previous.also.append(clause.start)
                 continue  # the same tool again, no new quoted value: one step
-            picks.append(_Pick(clause=clause, tool=names[column], score=score))
-        return _in_order(picks)[: self.settings.max_steps]
+            picks.append(
+                _Pick(clause=clause, tool=names[column], score=score, remembered=remembered)
+            )
+        choice.picks = _in_order(picks)[: self.settings.max_steps]
+        return choice
 
     def _value_scores(
         self, clauses: Sequence[Clause], mentions: Sequence[Mention], names: Sequence[str]
@@ -190,11 +245,12 @@ class OfflinePlanner:
         self,
         request: str,
         clauses: Sequence[Clause],
-        picks: list[_Pick],
+        choice: _Choice,
         mentions: Sequence[Mention],
         considered: list[str],
         started: float,
     ) -> PlanResult:
+        picks = choice.picks
         used: set[int] = set()
         steps: list[dict[str, Any]] = []
         inputs: dict[str, dict[str, Any]] = {}
@@ -254,6 +310,7 @@ class OfflinePlanner:
             )
         question = None
         covered = {start for pick in picks for start in (pick.clause.start, *pick.also)}
+        covered.update(clause.start for clause, _ in choice.skipped)
         unmatched = [c.text for c in clauses if c.asks and c.start not in covered]
         if unmatched:
             question = (
@@ -271,10 +328,12 @@ class OfflinePlanner:
             question=question,
             explanation=(
                 f"offline planner: {len(picks)} step(s) from {len(clauses)} clause(s): {tools_line}"
+                + "".join(f"; exemplar memory: {note}" for note in choice.memory_notes())
             ),
             path=PlanPath.OFFLINE,
             confidence=confidence,
             tools_considered=considered or [p.tool for p in picks],
+            exemplar_ids=choice.exemplar_ids(),
             latency_ms=elapsed_ms(started),
         )
 

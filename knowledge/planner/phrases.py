@@ -18,6 +18,7 @@ put that tool within :data:`CLOSE_CALL` of their best one, or fit no tool convin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,18 @@ NO_TOOL_WEIGHT = 0.3
 CLOSE_CALL = 0.1
 
 
+@dataclass(frozen=True)
+class Remembered:
+    """A clause of an accepted request, and how it was answered."""
+
+    phrase: str
+    tool: str | None
+    """The tool it asked for; ``None`` when the accepted blueprint had no step for it."""
+    exemplar_id: int
+    similarity: float
+    """How similar it is to the clause it was looked up for."""
+
+
 class ToolPhrases:
     """Clause embeddings of accepted requests, each attributed to a tool or to none."""
 
@@ -51,6 +64,8 @@ class ToolPhrases:
         self.phrases: list[str] = []
         self.tools: list[str | None] = []
         """The tool each phrase asked for; ``None`` for a clause that asked for none."""
+        self.exemplar_ids: list[int] = []
+        """The exemplar each phrase comes from."""
 
     def learn(self, exemplars: Sequence[ExemplarInfo]) -> int:
         """Attribute the clauses of ``exemplars``' requests to their blueprints' tools (or to
@@ -59,6 +74,7 @@ class ToolPhrases:
         column = {name: i for i, name in enumerate(names)}
         texts: list[str] = []
         tools: list[str | None] = []
+        sources: list[int] = []
         for exemplar in exemplars:
             used = list(
                 dict.fromkeys(
@@ -79,8 +95,10 @@ class ToolPhrases:
                 for answer in asked.get(row, [None]):
                     texts.append(clause.text)
                     tools.append(answer)
+                    sources.append(exemplar.id)
         self.phrases.extend(texts)
         self.tools.extend(tools)
+        self.exemplar_ids.extend(sources)
         if texts:
             fresh = self.index.embed_texts(texts)
             self.vectors = fresh if self.vectors.size == 0 else np.vstack([self.vectors, fresh])
@@ -112,6 +130,22 @@ class ToolPhrases:
         confidence = np.where(voting.any(axis=1), sims.max(axis=1), 0.0)[:, None]
         result = confidence * (PHRASE_WEIGHT * votes[:, :-1] - NO_TOOL_WEIGHT * votes[:, -1:])
         return result.astype(np.float32)
+
+    def nearest(self, vector: np.ndarray[Any, Any], tool: str | None) -> Remembered | None:
+        """The remembered clause most similar to ``vector`` that was answered by ``tool``
+        (``None``: by no step), or ``None`` when there is none."""
+        rows = [i for i, answer in enumerate(self.tools) if answer == tool]
+        if not rows:
+            return None
+        similarity = self.vectors[rows] @ vector
+        best = int(np.argmax(similarity))
+        row = rows[best]
+        return Remembered(
+            phrase=self.phrases[row],
+            tool=tool,
+            exemplar_id=self.exemplar_ids[row],
+            similarity=round(float(similarity[best]), 3),
+        )
 
     def apply(
         self,

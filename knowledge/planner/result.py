@@ -54,7 +54,8 @@ class PlanResult(BaseModel):
     confidence: float = Field(ge=0, le=1)
     tools_considered: list[str] = Field(default_factory=list)
     exemplar_ids: list[int] = Field(default_factory=list)
-    """Exemplars shown to the LLM or adapted by the offline planner."""
+    """Exemplars shown to the LLM, adapted by the offline planner, or whose remembered
+    clauses decided an offline step (or that a clause needs none)."""
     repair_rounds: int = 0
     """LLM answers sent back with the engine's validation errors."""
     tokens_in: int = 0

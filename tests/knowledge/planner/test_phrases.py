@@ -153,6 +153,27 @@ SCENE_EXEMPLARS = [
 ]
 
 
+def test_the_nearest_remembered_clause_answered_by_a_tool_is_found_with_its_exemplar(index):
+    learned = ToolPhrases(index)
+    learned.learn(SCENE_EXEMPLARS)
+    vector = index.embed_texts(["Could you page the on-call engineer for billing"])[0]
+    found = learned.nearest(vector, "pagerduty.page")
+    assert found is not None
+    assert (found.phrase, found.tool, found.exemplar_id) == (
+        "Could you page the on-call engineer for payments",
+        "pagerduty.page",
+        1,
+    )
+    assert 0.7 < found.similarity <= 1.0
+    scene = learned.nearest(vector, None)
+    assert scene is not None and scene.tool is None
+    assert scene.phrase in (
+        "Our tests keep failing on the payments repo",
+        "I have a cab ride to the station at 9",
+    )
+    assert learned.nearest(vector, "weather.get") is None  # no accepted request used it
+
+
 def test_a_clause_the_accepted_blueprint_has_no_step_for_is_remembered_as_asking_nothing(index):
     learned = ToolPhrases(index)
     assert learned.learn(SCENE_EXEMPLARS) == 4
@@ -201,6 +222,12 @@ def test_scene_setting_people_accepted_no_step_for_stops_becoming_a_step(
     warm = OfflinePlanner(index, registry(), phrases=learned).plan(request_text)
     assert warm.blueprint is not None
     assert [s.tool for s in warm.blueprint.steps] == [asked_tool]
+    scene = request_text.split(".")[0]
+    remembered = next(e for e in SCENE_EXEMPLARS if e.request.split(".")[0][:12] == scene[:12])
+    assert f"exemplar memory: no step for '{scene}', as accepted request #{remembered.id}" in (
+        warm.explanation
+    )
+    assert warm.exemplar_ids == [remembered.id]
 
 
 def test_asking_for_what_was_only_scene_setting_before_still_gets_the_tool(index):
@@ -223,6 +250,11 @@ def test_planning_warm_picks_the_tool_cold_planning_could_not(index, phrases):
         ("taxi.order", {"address": "12 Oak Avenue"})
     ]
     assert warm.confidence > cold.confidence
+    assert warm.explanation.endswith(
+        f"exemplar memory: '{SIMILAR_REQUEST}' → taxi.order, as accepted request #{RIDE.id} "
+        f"had it for '{LEARNED_REQUEST}'"
+    )
+    assert warm.exemplar_ids == [RIDE.id]
 
 
 def test_learned_phrases_do_not_change_an_unrelated_plan(index, phrases):
@@ -232,6 +264,8 @@ def test_learned_phrases_do_not_change_an_unrelated_plan(index, phrases):
     assert [s.tool for s in warm.blueprint.steps] == [s.tool for s in cold.blueprint.steps]
     assert [s.tool for s in warm.blueprint.steps] == ["weather.get"]
     assert warm.confidence == cold.confidence
+    assert warm.explanation == cold.explanation  # memory changed nothing, so says nothing
+    assert warm.exemplar_ids == []
 
 
 def test_a_remembered_request_does_not_outvote_the_opposite_action_on_the_same_thing(
