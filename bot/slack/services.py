@@ -14,7 +14,11 @@ from bot.settings import Settings
 from bot.slack.live_runs import LiveRunCards
 from bot.store import make_runner
 from engine.approvals import ApproverCheck
+from engine.blueprint import Blueprint
 from knowledge.durable.runner import DurableRunner
+from knowledge.history.exemplars import AcceptedHow
+from knowledge.history.views import ExemplarInfo, VersionInfo
+from knowledge.planner.memory import accept_plan
 from knowledge.planner.planner import Planner
 from knowledge.planner.result import PlanResult
 from knowledge.store import Database, open_database
@@ -44,6 +48,19 @@ class Services:
         not shared between threads)."""
         async with self._planning:
             return await asyncio.to_thread(self.planner.plan, request)
+
+    async def accept(
+        self, request: str, blueprint: Blueprint, *, how: AcceptedHow, by: str
+    ) -> tuple[VersionInfo, ExemplarInfo]:
+        """Store an accepted plan as a workflow version and an exemplar (see
+        :func:`~knowledge.planner.memory.accept_plan`), and add it to the running planner's
+        memory: the next request already plans with it, no restart needed."""
+        version, exemplar = await self.in_session(
+            accept_plan, request, blueprint, how=how, by=by, registry=self.catalog.registry
+        )
+        async with self._planning:
+            await asyncio.to_thread(self.planner.remember, exemplar)
+        return version, exemplar
 
     def with_session(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call ``function(session, *args, **kwargs)`` in a committed transaction."""

@@ -46,6 +46,7 @@ def record_plan(session: Session, result: PlanResult, *, by: str) -> None:
         "repair_rounds": result.repair_rounds,
         "fallback_reason": result.fallback_reason,
         "prompt_id": result.prompt_id,
+        "exemplar_ids": result.exemplar_ids,
         "tools": [s.tool for s in result.blueprint.steps] if result.blueprint else [],
     }
     audit(

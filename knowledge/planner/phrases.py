@@ -66,16 +66,20 @@ class ToolPhrases:
         """The tool each phrase asked for; ``None`` for a clause that asked for none."""
         self.exemplar_ids: list[int] = []
         """The exemplar each phrase comes from."""
+        self._learned: set[int] = set()
 
     def learn(self, exemplars: Sequence[ExemplarInfo]) -> int:
         """Attribute the clauses of ``exemplars``' requests to their blueprints' tools (or to
-        none); returns how many phrases are known."""
+        none); returns how many phrases are known. An exemplar learned before is skipped."""
         names = self.index.names
         column = {name: i for i, name in enumerate(names)}
         texts: list[str] = []
         tools: list[str | None] = []
         sources: list[int] = []
         for exemplar in exemplars:
+            if exemplar.id in self._learned:
+                continue
+            self._learned.add(exemplar.id)
             used = list(
                 dict.fromkeys(
                     str(step["tool"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from knowledge.history.views import ExemplarInfo
 from knowledge.planner.llm import LLMPlanner, LLMPlanningError
 from knowledge.planner.offline import OfflinePlanner
 from knowledge.planner.result import PlanResult, Retrieval, elapsed_ms
@@ -47,6 +48,14 @@ class Planner:
             else []
         )
         return Retrieval(tools=tools, exemplars=exemplars)
+
+    def remember(self, exemplar: ExemplarInfo) -> None:
+        """Add a just-accepted request to exemplar memory, so the very next plan can use it
+        (the LLM's prompt examples, the offline planner's adaptation and clause votes)."""
+        if self.exemplars is not None:
+            self.exemplars.add(exemplar)
+        if self.offline.phrases is not None:
+            self.offline.phrases.learn([exemplar])
 
     def plan(self, request: str, *, offline_only: bool = False) -> PlanResult:
         started = time.perf_counter()

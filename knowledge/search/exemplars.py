@@ -70,6 +70,13 @@ class ExemplarIndex:
             self._lexical = BM25([e.request for e in self.exemplars])
         return len(new)
 
+    def add(self, exemplar: ExemplarInfo) -> bool:
+        """Hold ``exemplar`` too (replacing one with its id); returns whether it was new."""
+        kept = [e for e in self.exemplars if e.id != exemplar.id]
+        new = len(kept) == len(self.exemplars)
+        self.sync([*kept, exemplar])
+        return new
+
     def search(self, request: str, k: int = 3) -> list[ExemplarHit]:
         """The ``k`` past requests most like ``request``, best first."""
         if not self.exemplars or self._lexical is None:

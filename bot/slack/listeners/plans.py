@@ -37,7 +37,7 @@ from knowledge.history.drafts import (
 from knowledge.history.errors import ConflictError, InvalidBlueprintError, NotFoundError
 from knowledge.history.views import DraftInfo
 from knowledge.history.workflows import find_or_add_version
-from knowledge.planner.memory import accept_plan, record_plan
+from knowledge.planner.memory import record_plan
 from knowledge.planner.result import PlanResult
 from knowledge.planner.revision import revise_request
 from knowledge.store.models import VersionOrigin
@@ -171,9 +171,7 @@ class PlanListeners:
             ts=ts,
         )
         if record is not None and record.status.value == "succeeded":
-            await ctx.services.in_session(
-                accept_plan, draft.request, blueprint, how="ran", by=user, registry=registry
-            )
+            await ctx.services.accept(draft.request, blueprint, how="ran", by=user)
 
     async def on_edit(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -237,14 +235,7 @@ class PlanListeners:
         )
         if claimed is None:
             return
-        version, _ = await ctx.services.in_session(
-            accept_plan,
-            draft.request,
-            blueprint,
-            how="saved",
-            by=user,
-            registry=ctx.services.catalog.registry,
-        )
+        version, _ = await ctx.services.accept(draft.request, blueprint, how="saved", by=user)
         note = f"Saved as *{version.workflow}* v{version.number} by <@{user}>"
         await ctx.update(client, channel, ts, closed_plan_card(_result_of(draft), note))
 

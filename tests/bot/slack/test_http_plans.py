@@ -14,6 +14,7 @@ import yaml
 from bot.slack.cards import actions
 from knowledge.history.audit import query_audit
 from knowledge.history.drafts import get_draft, recent_drafts
+from knowledge.history.exemplars import list_exemplars
 from knowledge.history.workflows import history, list_workflows
 from tests.bot.slack.served_app import Served, message_with, serve
 from tests.bot.slack.slack_requests import (
@@ -109,6 +110,21 @@ def test_save_stores_a_workflow_and_closes_the_card_once(served: Served) -> None
     closed = served.stub.message("C1", str(card["ts"]))
     assert closed is not None
     assert actions.PLAN_RUN not in str(closed["blocks"])
+
+
+def test_a_saved_plan_answers_the_next_same_request_without_a_restart(served: Served) -> None:
+    served.command(REQUEST)
+    first = message_with(served.stub, "C1", action_id=actions.PLAN_RUN)
+    served.click(first, actions.PLAN_SAVE)
+    served.stub.wait_for(
+        "chat.update", where=lambda p: "Saved as" in str(p.get("blocks")), timeout=30
+    )
+    (exemplar,) = served.read(list_exemplars)
+    served.command(REQUEST)
+    served.posted(2)
+    planned = served.read(query_audit, action="plan.made")[::-1]  # oldest first
+    assert [p.detail["path"] for p in planned] == ["offline", "exemplar"]
+    assert planned[-1].detail["exemplar_ids"] == [exemplar.id]
 
 
 def test_cancel_closes_the_card_and_nothing_runs(served: Served) -> None:

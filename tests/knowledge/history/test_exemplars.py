@@ -63,3 +63,19 @@ def test_the_most_similar_past_requests_are_found_first(db, registry, tmp_path):
     assert ExemplarIndex(tmp_path).sync(exemplars) == 0  # already embedded
     assert ExemplarIndex(tmp_path).sync(exemplars[:1]) == 0
     assert [h.exemplar.request for h in ExemplarIndex(tmp_path).search("anything")] == []
+
+
+def test_an_exemplar_added_later_is_found_and_adding_it_again_replaces_it(db, registry, tmp_path):
+    with db.session() as session:
+        version = create_workflow(
+            session, blueprint(), author="alice", origin=VersionOrigin.PLANNER, registry=registry
+        )
+        first = record_exemplar(session, "deploy api to staging", version.id, how="ran", by="a")
+        later = record_exemplar(session, "roll back checkout", version.id, how="saved", by="b")
+    index = ExemplarIndex(tmp_path)
+    index.sync([first])
+    assert index.add(later) is True
+    assert index.search("undo the checkout release", k=1)[0].exemplar.id == later.id
+    assert index.add(later) is False  # already held: replaced, not doubled
+    assert sorted(e.id for e in index.exemplars) == [first.id, later.id]
+    assert len(index.search("anything", k=5)) == 2

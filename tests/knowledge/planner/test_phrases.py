@@ -15,8 +15,10 @@ from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
 from knowledge.planner.offline import OfflinePlanner
+from knowledge.planner.planner import Planner
 from knowledge.planner.phrases import CLOSE_CALL, NO_TOOL_WEIGHT, PHRASE_WEIGHT, ToolPhrases
 from knowledge.search.catalog import entry_from_spec
+from knowledge.search.exemplars import ExemplarIndex
 from knowledge.search.index import ToolIndex
 from tests.knowledge.planner.test_offline_planner import SPECS, registry
 
@@ -328,3 +330,26 @@ def test_with_nothing_remembered_apply_returns_the_scores_unchanged(index):
     base = np.full((1, len(index.names)), 0.4, dtype=np.float32)
     vectors = index.embed_texts([SIMILAR_REQUEST])
     assert np.array_equal(empty.apply(base, vectors, index.names, convincing=0.3), base)
+
+
+def test_an_exemplar_learned_again_adds_nothing(index):
+    learned = ToolPhrases(index)
+    assert learned.learn([RIDE]) == 1
+    assert learned.learn([RIDE]) == 1
+    assert learned.vectors.shape[0] == 1
+
+
+def test_a_remembered_plan_shapes_the_very_next_plan(index, tmp_path):
+    offline = OfflinePlanner(index, registry(), phrases=ToolPhrases(index))
+    planner = Planner(
+        index, offline, exemplars=ExemplarIndex(tmp_path, embedding_function=index.embed)
+    )
+    assert planner.plan(SIMILAR_REQUEST).blueprint is None
+    planner.remember(RIDE)
+    planner.remember(RIDE)  # accepted twice: remembered once
+    warm = planner.plan(SIMILAR_REQUEST)
+    assert warm.blueprint is not None
+    assert [s.tool for s in warm.blueprint.steps] == ["taxi.order"]
+    assert warm.exemplar_ids == [RIDE.id]
+    assert offline.phrases is not None and offline.phrases.phrases == [LEARNED_REQUEST]
+    assert planner.plan(LEARNED_REQUEST).path.value == "exemplar"  # the same request: adapted
