@@ -15,8 +15,8 @@ from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
 from knowledge.planner.offline import OfflinePlanner
-from knowledge.planner.planner import Planner
 from knowledge.planner.phrases import CLOSE_CALL, NO_TOOL_WEIGHT, PHRASE_WEIGHT, ToolPhrases
+from knowledge.planner.planner import Planner
 from knowledge.search.catalog import entry_from_spec
 from knowledge.search.exemplars import ExemplarIndex
 from knowledge.search.index import ToolIndex
