@@ -7,9 +7,10 @@ is registered the console says "The app has no listener for …" and the test fa
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -22,6 +23,8 @@ from bot.slack.serve import running_app
 from knowledge.history import feedback_for, query_runs
 from knowledge.store import open_database
 from tests.bot.chat.conftest import Conversation, button
+
+T = TypeVar("T")
 
 REQUEST = "append 'hello world' to notes.txt"
 NO_LISTENER = "The app has no listener for"
@@ -47,13 +50,18 @@ async def kaizen_chat() -> AsyncIterator[tuple[Conversation, LocalWebApi, Settin
             yield talk, api, settings
 
 
-def runs(settings: Settings) -> list:
+def read(settings: Settings, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(session, *args, **kwargs)`` on the console's database."""
     db = open_database(settings.database)
     try:
         with db.reading() as session:
-            return query_runs(session, limit=100)
+            return function(session, *args, **kwargs)
     finally:
         db.dispose()
+
+
+def runs(settings: Settings) -> list:
+    return read(settings, query_runs, limit=100)
 
 
 def notes(settings: Settings) -> str:
@@ -166,12 +174,7 @@ async def test_improve_is_answered() -> None:
         listener_present(answered, "/improve")
         assert "Thanks — noted on *append* v1" in answered
         (run,) = runs(settings)
-    db = open_database(settings.database)
-    try:
-        with db.reading() as session:
-            feedback = feedback_for(session, run_id=run.id)
-    finally:
-        db.dispose()
+    feedback = read(settings, feedback_for, run_id=run.id)
     assert [f.text for f in feedback] == ["append should add a newline at the end"]
 
 
@@ -183,12 +186,7 @@ async def test_a_reaction_on_the_run_card_is_recorded_as_feedback() -> None:
         reacted = await talk.say("/react :+1:")
         listener_present(reacted, "reaction_added")
         (run,) = runs(settings)
-    db = open_database(settings.database)
-    try:
-        with db.reading() as session:
-            feedback = feedback_for(session, run_id=run.id)
-    finally:
-        db.dispose()
+    feedback = read(settings, feedback_for, run_id=run.id)
     assert [(f.reaction, f.score) for f in feedback] == [("+1", 1)]
 
 
