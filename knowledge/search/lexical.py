@@ -13,7 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_CAMEL = re.compile(r"(?<=[a-z0-9]{2})(?=[A-Z])")
+"""Where an identifier splits: "sendEmail" → "send Email"; not "iPhone" or "eBay", whose
+lowercase head is one letter."""
 _WORD = re.compile(r"[a-z0-9]+")
 STOP_WORDS = frozenset(
     {

@@ -19,6 +19,13 @@ def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
     assert stem("free") == "free"  # a silent e only after a consonant
 
 
+def test_brand_words_with_one_lowercase_letter_first_stay_whole():
+    """"iPhone" is a product, not "i" + "phone" (which would point at the phone bill), while
+    identifiers still split at camelCase."""
+    assert words("a new iPhone from eBay") == ["new", "iphon", "ebay"]
+    assert words("sendEmail fetchURL") == ["send", "email", "fetch", "url"]
+
+
 def test_bm25_ranks_the_document_sharing_the_rare_words_first():
     index = BM25(
         [
