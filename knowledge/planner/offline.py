@@ -181,7 +181,7 @@ class OfflinePlanner:
         names = self.index.names
         if not names:
             return _Choice(picks=[])
-        texts = [c.text for c in clauses]
+        texts = [c.meaning for c in clauses]
         vectors = self.index.embed_texts(texts)
         words_alone = self.index.clause_scores(texts, vectors)
         words_alone += self.settings.value_weight * self._value_scores(clauses, mentions, names)

@@ -81,10 +81,18 @@ class Clause(BaseModel):
     "… once the books arrive")."""
     first: bool = False
     """Whether it says it comes first ("First, …", "but first …")."""
+    lead_in: str = ""
+    """The clause before it, when this one says too little to be understood alone ("I might
+    need a car on Monday" before "would you help me book?")."""
 
     @property
     def parallel(self) -> bool:
         return self.connective in PARALLEL_WORDS
+
+    @property
+    def meaning(self) -> str:
+        """The text to match tools against: the clause, after its lead-in when it has one."""
+        return f"{self.lead_in}, {self.text}" if self.lead_in else self.text
 
 
 def read_clauses(text: str) -> list[Clause]:
@@ -149,6 +157,7 @@ def read_clauses(text: str) -> list[Clause]:
                 asks=asks,
                 earlier=earlier,
                 first=first,
+                lead_in=clauses[-1].text if clauses and says_little(stripped) else "",
             )
         )
     return clauses
@@ -157,8 +166,19 @@ def read_clauses(text: str) -> list[Clause]:
 def says_nothing(clause: str) -> bool:
     """Whether ``clause`` is made only of courtesy, helping verbs and pronouns ("Can you
     assist me with this?", "And finally")."""
+    return not _content_words(clause)
+
+
+def says_little(clause: str) -> bool:
+    """Whether ``clause`` has at most one word beyond courtesy, helping verbs and pronouns
+    ("Could you play it for me?", "Can you arrange a booking?"): what it asks for is named in
+    the clause before."""
+    return len(_content_words(clause)) <= 1
+
+
+def _content_words(clause: str) -> list[str]:
     found = re.findall(r"[a-z][a-z']*", clause.lower().replace("\u2019", "'"))
-    return all(word in _EMPTY_WORDS for word in found)
+    return [word for word in found if word not in _EMPTY_WORDS]
 
 
 def _asks(clause: str) -> bool:

@@ -135,7 +135,7 @@ class ToolIndex:
         if not self.entries or self._lexical is None:
             return []
         limit = min(CANDIDATES, len(self.entries))
-        clauses = [c.text for c in read_clauses(query) if c.text != query]
+        clauses = [c.meaning for c in read_clauses(query) if c.text != query]
         texts = [query, *clauses]
         scores = self.clause_scores(texts)
         dense = self._clause_first(scores[1:] if clauses else scores, scores.max(axis=0))[:limit]

@@ -259,6 +259,16 @@ def test_scene_setting_gives_values_but_no_step(planner):
     assert result.blueprint.steps[0].description == "Could you check the weather in Paris"
 
 
+def test_a_clause_that_says_little_is_understood_with_the_clause_before(planner):
+    """Alone, "Could you check it?" reads like the service health check; after "The weather in
+    Paris on Friday matters" it is the weather: one step, not a weather step plus a check."""
+    result = planned(
+        planner, "The weather in Paris on Friday matters for the offsite. Could you check it?"
+    )
+    assert [step.tool for step in result.blueprint.steps] == ["weather.get"]
+    assert result.blueprint.steps[0].params["city"] == "Paris"
+
+
 @pytest.mark.parametrize("request_text", ["what a lovely day", "asdf qwer zxcv", "   ", "thanks!"])
 def test_a_request_no_tool_fits_gets_a_question_and_no_blueprint(planner, request_text):
     result = planned(planner, request_text)

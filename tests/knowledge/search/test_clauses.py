@@ -160,6 +160,27 @@ def test_a_request_that_says_nothing_itself_joins_the_scene_before_it():
     assert clauses[0].asks
 
 
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "I might need a car in Boston on Monday, would you help me book?",
+        "There's this film 'Heat' on my list. Could you play it for me?",
+        "I owe Ann $20. Can you arrange the transfer?",
+    ],
+)
+def test_a_clause_that_says_little_is_read_after_the_clause_before_it(request_text):
+    before, after = clauses_of(request_text)
+    assert before.lead_in == "" and before.meaning == before.text
+    assert after.lead_in == before.text
+    assert after.meaning == f"{before.text}, {after.text}"
+    assert after.text in request_text  # its own text (and position) stay its own
+
+
+def test_a_clause_that_names_what_it_wants_has_no_lead_in():
+    clauses = clauses_of("I have a trip on Monday. Could you book a car for it?")
+    assert [c.lead_in for c in clauses] == ["", ""]
+
+
 def test_courtesy_alone_is_not_a_clause():
     clauses = clauses_of("Can you assist me? Deploy the api to staging. And finally, thanks!")
     assert [c.text for c in clauses] == ["Deploy the api to staging"]

@@ -20,8 +20,8 @@ def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
 
 
 def test_brand_words_with_one_lowercase_letter_first_stay_whole():
-    """"iPhone" is a product, not "i" + "phone" (which would point at the phone bill), while
-    identifiers still split at camelCase."""
+    """The word "iPhone" is a product, not "i" + "phone" (which would point at the phone
+    bill), while identifiers still split at camelCase."""
     assert words("a new iPhone from eBay") == ["new", "iphon", "ebay"]
     assert words("sendEmail fetchURL") == ["send", "email", "fetch", "url"]
 
