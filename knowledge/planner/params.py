@@ -8,6 +8,7 @@ unused values from the rest of the request, nearest first.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -68,13 +69,37 @@ class FilledParams(BaseModel):
 
 def wanted_kinds(name: str, schema: dict[str, Any]) -> tuple[MentionKind, ...]:
     """The kinds of mention that suit a parameter, best first."""
+    description = schema.get("description", "")
+    form = schema.get("format")
+    return _wanted_kinds(
+        name,
+        declared_type(schema),
+        description if isinstance(description, str) else "",
+        form if isinstance(form, str) else None,
+    )
+
+
+def declared_type(schema: dict[str, Any]) -> str | None:
+    """A param's JSON Schema type; of a list of types (``["integer", "null"]``, an optional
+    integer), the first that is not ``"null"``."""
     declared = schema.get("type")
-    text = f"{identifier_words(name)} {schema.get('description', '')}".lower()
-    if schema.get("format") in ("date", "date-time") or declared == "date":
+    if isinstance(declared, list):
+        declared = next((t for t in declared if isinstance(t, str) and t != "null"), None)
+    return declared if isinstance(declared, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wanted_kinds(
+    name: str, declared: str | None, description: str, form: str | None
+) -> tuple[MentionKind, ...]:
+    """:func:`wanted_kinds` of a param's name, type, description and format (planning asks
+    for the same params again and again: a catalog's are read once)."""
+    text = f"{identifier_words(name)} {description}".lower()
+    if form in ("date", "date-time") or declared == "date":
         return ("date",)
-    if schema.get("format") == "email":
+    if form == "email":
         return ("email",)
-    if schema.get("format") == "uri":
+    if form == "uri":
         return ("url",)
     for pattern, kinds in _RULES:
         if pattern.search(identifier_words(name).lower()):
@@ -178,7 +203,7 @@ def fill_params(
 
 def _takes_text(schema: dict[str, Any]) -> bool:
     """Whether a plain string fits the param (``string``, or a union with one)."""
-    if schema.get("type") == "string":
+    if declared_type(schema) == "string":
         return True
     if "type" not in schema and not any(k in schema for k in ("anyOf", "oneOf", "enum")):
         return True  # untyped: anything goes
@@ -247,7 +272,7 @@ def _pick(
 
 
 def _typed(value: str, schema: dict[str, Any]) -> Any:
-    declared = schema.get("type")
+    declared = declared_type(schema)
     try:
         if declared == "integer":
             return int(float(value.replace(",", "")))

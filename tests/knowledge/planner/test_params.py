@@ -79,6 +79,17 @@ def test_a_numeric_param_only_wants_numeric_kinds():
     assert kinds and set(kinds) <= {"number", "amount", "year", "phone"}
 
 
+def test_a_nullable_type_list_is_read_as_its_type():
+    """JSON Schema allows ``"type": ["integer", "null"]`` (OpenAPI and MCP tools use it)."""
+    assert wanted_kinds("replicas", {"type": ["integer", "null"]}) == wanted_kinds(
+        "replicas", {"type": "integer"}
+    )
+    assert wanted_kinds("dry_run", {"type": ["null", "boolean"]}) == ()
+    schema = {"type": "object", "properties": {"replicas": {"type": ["integer", "null"]}}}
+    filled = fill_params(schema, "scale web to 3", (0, 14), find_mentions("scale web to 3"), set())
+    assert filled.params == {"replicas": 3}
+
+
 # ------------------------------------------------------------------------------ filling
 
 
