@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from knowledge.search import minilm
 from knowledge.search.minilm import DIMENSIONS, MiniLM, shared_model
 
 TEXTS = [
@@ -40,11 +41,11 @@ def test_embeddings_match_the_reference_implementation(model):
     np.testing.assert_allclose(vectors @ vectors[0], REFERENCE_COSINES, atol=2e-5)
 
 
-def test_vectors_are_unit_length_and_padding_changes_nothing(model):
+def test_vectors_are_unit_length_and_packing_texts_together_changes_nothing(model):
     together = model.encode(TEXTS)
     alone = np.concatenate([model.encode([text]) for text in TEXTS])
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(together, alone, atol=1e-5)  # a batch pads to its longest text
+    np.testing.assert_allclose(together, alone, atol=1e-5)  # no text attends to another
 
 
 def test_similar_sentences_are_closer_than_unrelated_ones(model):
@@ -59,7 +60,10 @@ def test_nothing_to_encode_gives_an_empty_matrix(model):
     assert model.encode([]).shape == (0, DIMENSIONS)
 
 
-def test_more_texts_than_a_batch_keep_their_order(model):
-    texts = [f"step number {i}" for i in range(70)]
+def test_more_texts_than_a_pack_keep_their_order(model, monkeypatch):
+    monkeypatch.setattr(minilm, "PACK_TOKENS", 40)  # ~6 texts a pack: 12 packs
+    texts = [f"step number {i} of the long rollout" for i in range(70)]
     vectors = model.encode(texts)
-    np.testing.assert_allclose(vectors[65], model.encode([texts[65]])[0], atol=1e-5)
+    for i in (0, 5, 6, 65, 69):
+        np.testing.assert_allclose(vectors[i], model.encode([texts[i]])[0], atol=1e-5)
+    assert not np.allclose(vectors[5], vectors[6])
