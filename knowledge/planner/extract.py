@@ -67,6 +67,10 @@ _MONTHS = {
 }
 _MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY = r"(?:" + "|".join(_WEEKDAYS) + r")"
+_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_COUNTS |= {"seven": 7, "ten": 10}
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 
 _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
@@ -85,7 +89,12 @@ _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
             rf"|\b(?P<md>{_MONTH})\s+{_DAY}(?:,?\s+{_YEAR})?\b"
             rf"|\b(?:the\s+)?(?P<dm_day>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm>{_MONTH})(?:,?\s+(?P<dm_year>(?:19|20)\d\d))?\b"
             r"|\b(?P<us>[01]?\d)/(?P<us_day>[0-3]?\d)/(?P<us_year>(?:19|20)\d\d)\b"
-            r"|\b(?P<rel>today|tomorrow|yesterday)\b",
+            r"|\b(?P<rel2>the day after tomorrow|the day before yesterday)\b"
+            r"|\b(?P<rel>today|tomorrow|yesterday)\b"
+            # a weekday, not one starting a name ("Saturday Night Fever")
+            rf"|\b(?:(?P<wd_which>this|next|coming)\s+)?(?P<wd>{_WEEKDAY})\b(?!\s+(?-i:[A-Z][a-z]))"
+            r"|\bin\s+(?P<in_n>\d{1,3}|an?|one|two|three|four|five|six|seven|ten)\s+"
+            r"(?P<in_unit>days?|weeks?)\b",
             re.IGNORECASE,
         ),
     ),
@@ -360,6 +369,15 @@ def _normalise(kind: MentionKind, match: re.Match[str], today: date) -> str | No
     return raw.strip()
 
 
+def _weekday(name: str, which: str, today: date) -> str:
+    """The date a weekday names: the next one after today ("Friday", "next Friday", "coming
+    Friday"); "this Friday" on a Friday is today."""
+    ahead = (_WEEKDAYS.index(name) - today.weekday()) % 7
+    if ahead == 0 and which != "this":
+        ahead = 7
+    return (today + timedelta(days=ahead)).isoformat()
+
+
 def _iso_date(match: re.Match[str], today: date) -> str | None:
     groups = match.groupdict()
     try:
@@ -380,6 +398,16 @@ def _iso_date(match: re.Match[str], today: date) -> str | None:
         if groups.get("rel"):
             offset = {"today": 0, "tomorrow": 1, "yesterday": -1}[groups["rel"].lower()]
             return (today + timedelta(days=offset)).isoformat()
+        if groups.get("rel2"):
+            offset = 2 if "after" in groups["rel2"].lower() else -2
+            return (today + timedelta(days=offset)).isoformat()
+        if groups.get("wd"):
+            return _weekday(groups["wd"].lower(), (groups.get("wd_which") or "").lower(), today)
+        if groups.get("in_n"):
+            count = groups["in_n"].lower()
+            n = int(count) if count.isdigit() else _COUNTS[count]
+            days = n * 7 if groups["in_unit"].lower().startswith("week") else n
+            return (today + timedelta(days=days)).isoformat()
     except ValueError:
         return None  # "February 30": not a date
     return None

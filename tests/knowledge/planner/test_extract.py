@@ -41,6 +41,16 @@ def of_kind(text: str, kind: str) -> list[str]:
         ("freeze deploys Tomorrow", "Tomorrow", "2024-03-11"),
         ("what broke yesterday", "yesterday", "2024-03-09"),
         ("what is on today", "today", "2024-03-10"),
+        # TODAY is a Sunday
+        ("freeze deploys the day after tomorrow", "the day after tomorrow", "2024-03-12"),
+        ("what broke the day before yesterday", "the day before yesterday", "2024-03-08"),
+        ("freeze deploys on Friday", "Friday", "2024-03-15"),
+        ("freeze deploys next friday", "next friday", "2024-03-15"),
+        ("freeze deploys this Sunday", "this Sunday", "2024-03-10"),
+        ("freeze deploys on Sunday", "Sunday", "2024-03-17"),  # today is gone: the next one
+        ("freeze deploys in 3 days", "in 3 days", "2024-03-13"),
+        ("freeze deploys in two weeks", "in two weeks", "2024-03-24"),
+        ("freeze deploys in a week", "in a week", "2024-03-17"),
     ],
 )
 def test_dates_in_any_form_become_iso(text, written, iso):
@@ -53,6 +63,11 @@ def test_relative_dates_follow_the_given_today():
     assert of_kind("deploy tomorrow", "date") == ["2024-03-11"]
     later = find_mentions("deploy tomorrow", today=date(2024, 12, 31))
     assert [m.value for m in later if m.kind == "date"] == ["2025-01-01"]
+
+
+def test_a_weekday_that_starts_a_name_is_not_a_date():
+    assert of_kind("play 'Heat' then Saturday Night Fever", "date") == []
+    assert of_kind("On Friday I deploy", "date") == ["2024-03-15"]
 
 
 @pytest.mark.parametrize(
