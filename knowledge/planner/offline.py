@@ -6,7 +6,8 @@
    memory, also how the most similar clauses of accepted requests were answered: by a tool,
    or by no step at all — memory settles close calls, it does not overrule a clear fit) and
    give each asking clause its best tool when the score is convincing.
-3. Order the steps as the request mentions them; each waits for the one before unless its
+3. Order the steps as the request asks for them (a tool first named while setting the scene
+   runs where a later clause asks for it); each waits for the one before unless its
    clause says it can run alongside ("meanwhile", "at the same time").
 4. Fill params from the clause (see :mod:`knowledge.planner.params`); a free-text param of a
    step whose clause refers back ("send it", "post the results") takes the previous step's
@@ -66,9 +67,18 @@ class _Pick:
     depends_on: list[str] = field(default_factory=list)
     also: list[int] = field(default_factory=list)
     """Starts of later clauses that asked for the same tool (one step serves them)."""
+    asked_in: Clause | None = None
+    """The clause that asked for it, when an earlier clause only set the scene with it ("I'm
+    staying at the Ritz on Monday. … Can you book the hotel?"): the step runs where it is
+    asked for."""
     remembered: Remembered | None = None
     """The accepted request's clause whose vote chose this tool, when the words alone would
     not have."""
+
+    @property
+    def when(self) -> Clause:
+        """The clause that places the step in the plan."""
+        return self.asked_in or self.clause
 
 
 @dataclass
@@ -211,10 +221,13 @@ class OfflinePlanner:
             ):
                 previous.score = max(previous.score, score)
                 previous.also.append(clause.start)
+                if clause.asks and previous.asked_in is None and not previous.clause.asks:
+                    previous.asked_in = clause
                 continue  # the same tool again, no new quoted value: one step
             picks.append(
                 _Pick(clause=clause, tool=names[column], score=score, remembered=remembered)
             )
+        picks.sort(key=lambda pick: pick.when.start)
         choice.picks = _in_order(picks)[: self.settings.max_steps]
         return choice
 
@@ -344,7 +357,7 @@ class OfflinePlanner:
         for)."""
         if position == 0:
             return []
-        if pick.clause.parallel:
+        if pick.when.parallel:
             earlier = picks[position - 1]
             return list(earlier.depends_on)
         pick.depends_on = [ids[position - 1]]
@@ -391,9 +404,9 @@ def _in_order(picks: Sequence[_Pick]) -> list[_Pick]:
     just before it ("Prior to that, …", "… once the books arrive") goes before that one."""
     ordered: list[_Pick] = []
     for pick in picks:
-        if pick.clause.first and ordered:
+        if pick.when.first and ordered:
             ordered.insert(0, pick)
-        elif pick.clause.earlier and ordered:
+        elif pick.when.earlier and ordered:
             ordered.insert(len(ordered) - 1, pick)
         else:
             ordered.append(pick)

@@ -484,6 +484,19 @@ def test_first_in_a_later_sentence_goes_first(planner):
     assert [s.tool for s in result.blueprint.steps] == ["ci.run_tests", "deploy.service"]
 
 
+def test_a_step_runs_where_it_is_asked_for_not_where_the_scene_names_it(planner):
+    result = planned(
+        planner,
+        "My Billing service is due for a deploy to staging. Could you run the tests for repo "
+        "Billing and then deploy the service?",
+    )
+    tests, deploy = result.blueprint.steps
+    assert (tests.tool, deploy.tool) == ("ci.run_tests", "deploy.service")
+    assert deploy.depends_on == [tests.id]
+    # the values still come from the clause that named them
+    assert deploy.params == {"service": "Billing", "environment": "staging"}
+
+
 def test_a_phone_number_points_at_the_tool_wanting_one(planner):
     message = "send Dana a message that the build is green"
     assert [s.tool for s in planned(planner, message).blueprint.steps] == ["slack.post_message"]
