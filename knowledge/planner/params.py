@@ -2,8 +2,10 @@
 
 Each parameter gets the kinds of value that suit it, judged from its name, type and
 description ("phone_number" wants a phone number, "date" a date, "channel" a #channel, a free
-text param the words of the clause). Values from the step's own clause are preferred, then
-unused values from the rest of the request, nearest first.
+text param the words of the clause). A value the param's schema lists as an example ("eg.
+Uber, Didi etc.", JSON Schema ``examples``) that the clause names is that param's, whatever
+its kind. Values from the step's own clause are preferred, then unused values from the rest
+of the request, nearest first.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
-from knowledge.search.catalog import identifier_words
+from knowledge.search.catalog import identifier_words, param_examples
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
 _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
@@ -38,7 +40,7 @@ _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
         ("file", "quoted", "entity"),
     ),
     (
-        re.compile(r"address|location|destination|city|place|where|from|\bto\b|origin|venue"),
+        re.compile(r"address|location|destination|city|place|where|origin|venue"),
         ("address", "entity", "quoted"),
     ),
     (re.compile(r"title|name|song|movie|book|film|track|album"), ("quoted", "file", "entity")),
@@ -47,6 +49,9 @@ _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
         ("quoted", "entity"),
     ),
 ]
+#: :data:`_RULES`, and words that say what a param wants only as its name: "from" and "to" are
+#: places as names, while nearly every description has a "to" ("The food to order").
+_NAME_RULES = [*_RULES, (re.compile(r"^(?:from|to)\b"), ("address", "entity", "quoted"))]
 #: Params whose value is free text: when nothing specific is said, the clause itself.
 _FREE_TEXT = re.compile(
     r"^(?:text|message|content|note|instruction|instructions|query|question|prompt|"
@@ -101,7 +106,7 @@ def _wanted_kinds(
         return ("email",)
     if form == "uri":
         return ("url",)
-    for pattern, kinds in _RULES:
+    for pattern, kinds in _NAME_RULES:
         if pattern.search(identifier_words(name).lower()):
             return _for_type(kinds, declared)
     for pattern, kinds in _RULES:
@@ -158,7 +163,18 @@ def fill_params(
     start, end = clause_span
     # the most specific params first: a phone number should not be taken by a "content"
     order = sorted(properties, key=lambda n: _specificity(n, properties[n]))
+    for name in order:  # a value the param's description lists as an example is surely its
+        prop = properties[name] if isinstance(properties[name], dict) else {}
+        named = None if "enum" in prop else _example_in(tuple(param_examples(prop)), clause_text)
+        if named is not None:
+            value, left, right = named
+            params[name] = _typed(value, prop)
+            for mention in mentions:  # spent: "Uber" is the platform, not the destination
+                if mention.start < start + right and start + left < mention.end:
+                    taken.add(mention.start)
     for name in order:
+        if name in params:
+            continue
         prop = properties[name] if isinstance(properties[name], dict) else {}
         if isinstance(prop.get("enum"), list):
             option = _enum_in(prop["enum"], clause_text)
@@ -199,6 +215,29 @@ def fill_params(
     return FilledParams(
         params=ordered, missing=[n for n in properties if n in missing], used=sorted(taken)
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _example_pattern(example: str) -> re.Pattern[str]:
+    """An example value as written, or with a word ending ("install" → "installing",
+    "installation")."""
+    return re.compile(
+        rf"(?<![\w-]){re.escape(example)}(?:s|es|ed|d|ing|ation|ations)?(?![\w-])", re.IGNORECASE
+    )
+
+
+def _example_in(examples: tuple[str, ...], text: str) -> tuple[str, int, int] | None:
+    """The listed example ``text`` names first (the longest at one place: "Uber Eats" over
+    "Uber"), with where it is in ``text``."""
+    found = [
+        (match.start(), -len(match.group()), example, match.end())
+        for example in examples
+        if (match := _example_pattern(example).search(text)) is not None
+    ]
+    if not found:
+        return None
+    left, _, example, right = min(found)
+    return example, left, right
 
 
 def _takes_text(schema: dict[str, Any]) -> bool:

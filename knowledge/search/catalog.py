@@ -49,15 +49,11 @@ class CatalogEntry(BaseModel):
         if not isinstance(properties, dict):
             return found
         for schema in properties.values():
-            if not isinstance(schema, dict):
-                continue
-            for key in ("enum", "examples"):
-                values = schema.get(key)
-                if isinstance(values, list):
-                    found.extend(v for v in values if isinstance(v, str))
-            described = schema.get("description")
-            if isinstance(described, str):
-                found.extend(described_examples(described))
+            if isinstance(schema, dict):
+                enum = schema.get("enum")
+                if isinstance(enum, list):
+                    found.extend(v for v in enum if isinstance(v, str))
+                found.extend(param_examples(schema))
         return list(dict.fromkeys(v.strip() for v in found if v.strip()))
 
     @property
@@ -71,6 +67,19 @@ _EXAMPLES = re.compile(
     r"(?:\be\.?g\.?|\bfor example|\bsuch as|\bfor instance|\blike)[:,]?\s+(?P<list>[^.;()]+)",
     re.IGNORECASE,
 )
+
+
+def param_examples(schema: dict[str, Any]) -> list[str]:
+    """The example values one parameter's schema gives: its JSON Schema ``examples`` (the
+    strings among them) and the list its description names ("eg. Uber, Didi etc.")."""
+    found: list[str] = []
+    examples = schema.get("examples")
+    if isinstance(examples, list):
+        found.extend(v for v in examples if isinstance(v, str))
+    described = schema.get("description")
+    if isinstance(described, str):
+        found.extend(described_examples(described))
+    return list(dict.fromkeys(v.strip() for v in found if v.strip()))
 
 
 def described_examples(description: str) -> list[str]:

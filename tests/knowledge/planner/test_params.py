@@ -64,10 +64,20 @@ def fill(
         ("title", text_param(), "quoted"),
         ("repo", text_param(), "quoted"),
         ("target", text_param("the channel to post in"), "channel"),
+        ("to", text_param(), "address"),
+        ("from_city", text_param(), "address"),
     ],
 )
 def test_each_param_wants_the_kind_of_value_its_name_says(name, prop, first):
     assert wanted_kinds(name, prop)[0] == first
+
+
+@pytest.mark.parametrize(
+    "description", ["The food to order", "The doctor to see", "The website to buy it from"]
+)
+def test_to_and_from_in_a_description_do_not_make_a_place(description):
+    """Nearly every description has a "to": only as a param's name does it mean a place."""
+    assert "address" not in wanted_kinds("food", text_param(description))
 
 
 def test_a_boolean_param_wants_no_mention():
@@ -129,6 +139,55 @@ def test_email_date_time_channel_and_file_each_get_their_kind():
 def test_params_come_back_in_schema_order():
     filled = fill(schema(text=text_param(), channel=text_param()), "post the release notes in #dev")
     assert list(filled.params) == ["text", "channel"]
+
+
+TAXI = schema(
+    location=text_param("The location to order the taxi to"),
+    platform=text_param("The platform to order the taxi at, eg. Uber, Didi etc."),
+)
+
+
+def test_a_value_the_description_lists_as_an_example_goes_to_that_param():
+    filled = fill(TAXI, "Can you order an Uber to 123 Main St?")
+    assert filled.params == {"location": "123 Main St", "platform": "Uber"}
+    # the example is spent: the place is not "Uber" even when no address is given
+    filled = fill(TAXI, "Get me a Didi please")
+    assert filled.params == {"platform": "Didi"}
+    assert filled.missing == ["location"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("get me a taxi through uber eats", "Uber Eats"),  # the longest example named
+        ("order a pizza on Uber Eats", "Uber Eats"),
+        ("order from Meituan Waimai, or Uber Eats", "Meituan Waimai"),  # the first named
+    ],
+)
+def test_the_first_and_longest_example_named_wins(request_text, expected):
+    platform = text_param("The platform to order at, eg. Uber, Uber Eats, Meituan Waimai etc.")
+    assert fill(schema(platform=platform), request_text).params == {"platform": expected}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("handle the installation of Slack", "install"),
+        ("uninstall Zoom from my laptop", "uninstall"),
+        ("keep Chrome updated", "update"),
+        # a word inside a longer one is not the example
+        ("reinstall Chrome", "Chrome"),
+    ],
+)
+def test_an_example_is_found_with_a_word_ending(request_text, expected):
+    instruction = text_param("How to manage the software, e.g. install, uninstall, update")
+    assert fill(schema(instruction=instruction), request_text).params == {"instruction": expected}
+
+
+def test_json_schema_examples_count_too():
+    bill = {"type": "string", "examples": ["electricity", "water", "internet"]}
+    filled = fill(schema(bill=bill), "I still have to pay my internet bill")
+    assert filled.params == {"bill": "internet"}
 
 
 @pytest.mark.parametrize(
