@@ -227,8 +227,15 @@ _NOT_NAMES = frozenset(
         "great",
     ]
 )
+#: A title before a name: its full stop does not end the name ("Dr. Smith").
+_TITLES = ("Dr.", "Mr.", "Mrs.", "Ms.", "Mx.", "Prof.")
+_NAME_WORD = (
+    r"(?:(?:" + "|".join(re.escape(t) for t in _TITLES) + r")(?=\s+[A-Z])"
+    r"|[A-Z][\w'&\-]*|[A-Z]{2,})"
+)
+#: Capitalised words in a row ("Bank of America", "Dr. Jane Smith").
 _ENTITY = re.compile(
-    r"(?:[A-Z][\w'&\-]*|[A-Z]{2,})(?:\s+(?:of\s+|the\s+|de\s+|and\s+)?(?:[A-Z][\w'&\-]*|\d+))*"
+    _NAME_WORD + r"(?:\s+(?:of\s+|the\s+|de\s+|and\s+)?(?:" + _NAME_WORD + r"|\d+))*"
 )
 
 
@@ -273,6 +280,7 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
         if (
             at_sentence_start
             and len(words) > 1
+            and words[0] not in _TITLES
             and (words[1][:1].isupper() or words[1].lower() in ("the", "a", "an"))
             and _sentence_start_only(text, start, words[0])
         ):

@@ -161,8 +161,15 @@ def fill_params(
     missing: list[str] = []
     taken: set[int] = set()
     start, end = clause_span
-    # the most specific params first: a phone number should not be taken by a "content"
-    order = sorted(properties, key=lambda n: _specificity(n, properties[n]))
+    # the most specific params first: a phone number should not be taken by a "content"; those
+    # with a default last: "hello" is the content to write, not the encoding
+    order = sorted(
+        properties,
+        key=lambda n: (
+            isinstance(properties[n], dict) and "default" in properties[n],
+            _specificity(n, properties[n]),
+        ),
+    )
     for name in order:  # a value the param's description lists as an example is surely its
         prop = properties[name] if isinstance(properties[name], dict) else {}
         named = None if "enum" in prop else _example_in(tuple(param_examples(prop)), clause_text)
@@ -172,6 +179,25 @@ def fill_params(
             for mention in mentions:  # spent: "Uber" is the platform, not the destination
                 if mention.start < start + right and start + left < mention.end:
                     taken.add(mention.start)
+    for name in order:  # a name whose last word is the param's ("Example University")
+        prop = properties[name] if isinstance(properties[name], dict) else {}
+        if name in params or "enum" in prop or "entity" not in wanted_kinds(name, prop):
+            continue
+        own = set(identifier_words(name).lower().split())
+        titled = next(
+            (
+                m
+                for m in mentions
+                if m.kind in ("entity", "quoted")
+                and start <= m.start < end
+                and m.start not in used | taken
+                and _head_word(m.value) in own
+            ),
+            None,
+        )
+        if titled is not None:
+            params[name] = titled.value
+            taken.add(titled.start)
     for name in order:
         if name in params:
             continue
@@ -240,6 +266,15 @@ def _example_in(examples: tuple[str, ...], text: str) -> tuple[str, int, int] | 
     return example, left, right
 
 
+def _head_word(name: str) -> str:
+    """The word that says what a name is: its last ("Example University",
+    "GreatInsuranceCompany"), or the one before "of" ("Bank of America")."""
+    found = identifier_words(name).lower().split()
+    if "of" in found[1:]:
+        return found[found.index("of") - 1]
+    return found[-1] if found else ""
+
+
 def _takes_text(schema: dict[str, Any]) -> bool:
     """Whether a plain string fits the param (``string``, or a union with one)."""
     if declared_type(schema) == "string":
@@ -256,6 +291,8 @@ def _specificity(name: str, schema: Any) -> int:
     kinds = wanted_kinds(name, schema if isinstance(schema, dict) else {})
     if not kinds:
         return 9
+    if _FREE_TEXT.match(name.lower()) and kinds[0] in ("quoted", "entity"):
+        return 8  # the clause's own words do when no name is left for it
     return {
         "phone": 0,
         "email": 0,

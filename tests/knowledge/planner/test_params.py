@@ -184,6 +184,51 @@ def test_an_example_is_found_with_a_word_ending(request_text, expected):
     assert fill(schema(instruction=instruction), request_text).params == {"instruction": expected}
 
 
+COURSE = schema(
+    course=text_param("The course to enroll in"),
+    university=text_param("The university to enroll in the course at"),
+)
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Enroll me in Artificial Intelligence at Example University",
+        "At Example University, enroll me in Artificial Intelligence",
+    ],
+)
+def test_a_name_ending_in_a_params_word_goes_to_that_param(request_text):
+    filled = fill(COURSE, request_text)
+    assert filled.params == {
+        "course": "Artificial Intelligence",
+        "university": "Example University",
+    }
+
+
+@pytest.mark.parametrize(
+    ("request_text", "bank"),
+    [
+        ("move $100 at Bank of America", "Bank of America"),  # the word before "of"
+        ("move $100 at GreatBank please", "GreatBank"),  # written as one word
+    ],
+)
+def test_the_head_word_of_a_name_is_found_in_any_spelling(request_text, bank):
+    accounts = schema(account=text_param("The account"), bank=text_param("The bank"))
+    assert fill(accounts, request_text).params["bank"] == bank
+
+
+def test_a_free_text_param_leaves_names_to_the_params_that_want_them():
+    lawyer = schema(
+        issue=text_param("The legal issue to consult the lawyer for"),
+        lawyer=text_param("The lawyer to consult"),
+    )
+    filled = fill(lawyer, "talk to John Doe about a copyright claim")
+    assert filled.params == {
+        "issue": "talk to John Doe about a copyright claim",
+        "lawyer": "John Doe",
+    }
+
+
 def test_json_schema_examples_count_too():
     bill = {"type": "string", "examples": ["electricity", "water", "internet"]}
     filled = fill(schema(bill=bill), "I still have to pay my internet bill")
