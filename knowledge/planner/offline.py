@@ -9,10 +9,11 @@
 3. Order the steps as the request asks for them (a tool first named while setting the scene
    runs where a later clause asks for it); each waits for the one before unless its
    clause says it can run alongside ("meanwhile", "at the same time").
-4. Fill params from the clause (see :mod:`knowledge.planner.params`); a free-text param of a
-   step whose clause refers back ("send it", "post the results") takes the previous step's
-   output. Required values the request does not give become blueprint inputs, and the plan
-   comes with a question asking for them.
+4. Fill params from the clause, then from the scene-setting clause before it and the other
+   clauses that asked for the same step (see :mod:`knowledge.planner.params`); a free-text
+   param of a step whose clause refers back ("send it", "post the results") takes the
+   previous step's output. Required values the request does not give become blueprint
+   inputs, and the plan comes with a question asking for them.
 5. When a past request is nearly the same, adapt its accepted blueprint instead (its literal
    values replaced by this request's).
 
@@ -33,7 +34,7 @@ import numpy as np
 from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.planner.extract import Mention, find_mentions
-from knowledge.planner.params import fill_params, telling_kinds
+from knowledge.planner.params import Passage, fill_params, telling_kinds
 from knowledge.planner.phrases import Remembered, ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.search.clauses import Clause, read_clauses
@@ -274,7 +275,12 @@ class OfflinePlanner:
             tool = self.registry.get(pick.tool)
             schema = tool.spec.params_schema
             filled = fill_params(
-                schema, pick.clause.text, (pick.clause.start, pick.clause.end), mentions, used
+                schema,
+                pick.clause.text,
+                (pick.clause.start, pick.clause.end),
+                mentions,
+                used,
+                context=_context_of(pick, clauses),
             )
             used.update(filled.used)
             params = dict(filled.params)
@@ -411,6 +417,20 @@ def _in_order(picks: Sequence[_Pick]) -> list[_Pick]:
         else:
             ordered.append(pick)
     return ordered
+
+
+def _context_of(pick: _Pick, clauses: Sequence[Clause]) -> list[Passage]:
+    """Where a step's values may be said besides its clause: the clause before, when that
+    one only set the scene ("I'm staying at the Ritz on May 1. Can you book it?") or this one
+    says too little alone; then the later clauses that asked for the same step."""
+    index = next(i for i, c in enumerate(clauses) if c.start == pick.clause.start)
+    context: list[Passage] = []
+    if index > 0:
+        before = clauses[index - 1]
+        if pick.clause.lead_in or (pick.clause.asks and not before.asks):
+            context.append(Passage(before.text, before.start))
+    context.extend(Passage(c.text, c.start) for c in clauses if c.start in pick.also)
+    return context
 
 
 def _closest_exemplar(hits: Sequence[ExemplarHit], least: float) -> ExemplarHit | None:

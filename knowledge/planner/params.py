@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -145,22 +146,43 @@ def _for_type(kinds: tuple[MentionKind, ...], declared: Any) -> tuple[MentionKin
     return kinds
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A stretch of the request: its text and where it starts."""
+
+    text: str
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+    def holds(self, mention: Mention) -> bool:
+        return self.start <= mention.start < self.end
+
+
 def fill_params(
     schema: dict[str, Any],
     clause_text: str,
     clause_span: tuple[int, int],
     mentions: Sequence[Mention],
     used: set[int],
+    *,
+    context: Sequence[Passage] = (),
 ) -> FilledParams:
     """Params for a tool with parameter schema ``schema``, from the clause that asked for the
-    step (at ``clause_span`` in the request) and the request's ``mentions``. Mentions whose
-    start is in ``used`` are taken by earlier steps and only reused when nothing else fits."""
+    step (at ``clause_span`` in the request) and the request's ``mentions``. Values the
+    clause does not give are looked for in ``context`` (what set the scene for the clause, or
+    asked for the same step: "I'm staying at the Ritz on May 1. Can you book it?"), then, when
+    specific enough, anywhere in the request. Mentions whose start is in ``used`` are taken
+    by earlier steps and only reused when nothing else fits."""
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     params: dict[str, Any] = {}
     missing: list[str] = []
     taken: set[int] = set()
-    start, end = clause_span
+    clause = Passage(clause_text, clause_span[0])
+    passages = [clause, *context]
     # the most specific params first: a phone number should not be taken by a "content"; those
     # with a default last: "hello" is the content to write, not the encoding
     order = sorted(
@@ -170,69 +192,48 @@ def fill_params(
             _specificity(n, properties[n]),
         ),
     )
-    for name in order:  # a value the param's description lists as an example is surely its
-        prop = properties[name] if isinstance(properties[name], dict) else {}
-        named = None if "enum" in prop else _example_in(tuple(param_examples(prop)), clause_text)
-        if named is not None:
-            value, left, right = named
-            params[name] = _typed(value, prop)
-            for mention in mentions:  # spent: "Uber" is the platform, not the destination
-                if mention.start < start + right and start + left < mention.end:
-                    taken.add(mention.start)
-    for name in order:  # a name whose last word is the param's ("Example University")
-        prop = properties[name] if isinstance(properties[name], dict) else {}
-        if name in params or "enum" in prop or "entity" not in wanted_kinds(name, prop):
-            continue
-        own = set(identifier_words(name).lower().split())
-        titled = next(
-            (
-                m
-                for m in mentions
-                if m.kind in ("entity", "quoted")
-                and start <= m.start < end
-                and m.start not in used | taken
-                and _head_word(m.value) in own
-            ),
-            None,
-        )
-        if titled is not None:
-            params[name] = titled.value
-            taken.add(titled.start)
+    props = {n: properties[n] if isinstance(properties[n], dict) else {} for n in order}
+    for passage in passages:  # a value the param's schema lists as an example is surely its
+        for name in order:
+            if name in params or "enum" in props[name]:
+                continue
+            named = _example_in(tuple(param_examples(props[name])), passage.text)
+            if named is not None:
+                value, left, right = named
+                params[name] = _typed(value, props[name])
+                for mention in mentions:  # spent: "Uber" is the platform, not the destination
+                    if mention.start < passage.start + right and passage.start + left < mention.end:
+                        taken.add(mention.start)
+    for passage in passages:  # a name whose head word is the param's ("Example University")
+        for name in order:
+            if name in params or "enum" in props[name]:
+                continue
+            titled = _titled(name, props[name], passage, mentions, used | taken)
+            if titled is not None:
+                params[name] = titled.value
+                taken.add(titled.start)
     for name in order:
         if name in params:
             continue
-        prop = properties[name] if isinstance(properties[name], dict) else {}
+        prop = props[name]
         if isinstance(prop.get("enum"), list):
-            option = _enum_in(prop["enum"], clause_text)
+            option = _option_in(prop["enum"], passages, mentions, taken)
             if option is not None:
                 params[name] = option
-                for mention in mentions:  # the word is spent: "Production" is not a name
-                    if (
-                        start <= mention.start < end
-                        and mention.value.lower() == str(option).lower()
-                    ):
-                        taken.add(mention.start)
                 continue
         kinds = wanted_kinds(name, prop)
         # a param with a default is filled only by what its own clause says: a value said
         # for another step ("write to /tmp/a then read /tmp/a") is not its encoding
         optional = "default" in prop
-        choice = _pick(
-            kinds, mentions, (start, end), clause_text, used | taken, name, outside=not optional
-        )
+        near = [clause] if optional else passages
+        choice = _pick(kinds, mentions, near, used | taken, name, outside=not optional)
         if choice is None and kinds and not optional:
-            choice = _pick(kinds, mentions, (start, end), clause_text, taken, name)  # reuse
+            choice = _pick(kinds, mentions, near, taken, name)  # reuse
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
         elif _FREE_TEXT.match(name.lower()) and _takes_text(prop):
             params[name] = _clause_as_text(clause_text)
-        elif "enum" in prop and isinstance(prop["enum"], list):
-            match = _enum_in(prop["enum"], clause_text)
-            if match is not None:
-                params[name] = match
-            elif name in required:
-                missing.append(name)
         elif "default" in prop:
             continue
         elif name in required:
@@ -240,6 +241,46 @@ def fill_params(
     ordered = {name: params[name] for name in properties if name in params}
     return FilledParams(
         params=ordered, missing=[n for n in properties if n in missing], used=sorted(taken)
+    )
+
+
+def _option_in(
+    options: list[Any], passages: Sequence[Passage], mentions: Sequence[Mention], taken: set[int]
+) -> Any:
+    """The enum option the first passage naming one names; its mention is spent
+    ("Production" is then not also a name)."""
+    for passage in passages:
+        option = _enum_in(options, passage.text)
+        if option is not None:
+            for mention in mentions:
+                if passage.holds(mention) and mention.value.lower() == str(option).lower():
+                    taken.add(mention.start)
+            return option
+    return None
+
+
+def _titled(
+    name: str,
+    prop: dict[str, Any],
+    passage: Passage,
+    mentions: Sequence[Mention],
+    exclude: set[int],
+) -> Mention | None:
+    """A name in ``passage`` whose head word is one of the param's words ("Example
+    University" for ``university``), when the param wants names."""
+    if "entity" not in wanted_kinds(name, prop):
+        return None
+    own = set(identifier_words(name).lower().split())
+    return next(
+        (
+            m
+            for m in mentions
+            if m.kind in ("entity", "quoted")
+            and passage.holds(m)
+            and m.start not in exclude
+            and _head_word(m.value) in own
+        ),
+        None,
     )
 
 
@@ -312,32 +353,33 @@ def _specificity(name: str, schema: Any) -> int:
 def _pick(
     kinds: tuple[MentionKind, ...],
     mentions: Sequence[Mention],
-    span: tuple[int, int],
-    clause_text: str,
+    passages: Sequence[Passage],
     exclude: set[int],
     name: str,
     *,
     outside: bool = True,
 ) -> Mention | None:
-    """The best mention of ``kinds``: inside the clause first (the one right after the
-    parameter's own words — "repo 'kaizen'" — if there is one), then (when ``outside``) the
-    nearest outside."""
-    start, end = span
+    """The best mention of ``kinds``: in the first passage that has one (the one right after
+    the parameter's own words — "repo 'kaizen'" — if there is one), then (when ``outside``)
+    the nearest one anywhere, of a kind specific enough to be taken from another clause."""
     own_words = [w for w in identifier_words(name).lower().split() if len(w) > 2]
-    for kind in kinds:
-        inside = [
-            m
-            for m in mentions
-            if m.kind == kind and m.start not in exclude and start <= m.start < end
-        ]
-        if inside:
-            for mention in inside:
-                before = clause_text[max(0, mention.start - start - 25) : mention.start - start]
-                if any(word in before.lower() for word in own_words):
-                    return mention
-            return inside[0]
-    if not outside:
+    for passage in passages:
+        for kind in kinds:
+            inside = [
+                m
+                for m in mentions
+                if m.kind == kind and m.start not in exclude and passage.holds(m)
+            ]
+            if inside:
+                for mention in inside:
+                    offset = mention.start - passage.start
+                    before = passage.text[max(0, offset - 25) : offset]
+                    if any(word in before.lower() for word in own_words):
+                        return mention
+                return inside[0]
+    if not outside or not passages:
         return None
+    start, end = passages[0].start, passages[0].end
     for kind in kinds:
         if kind in ("entity", "quoted", "number"):
             continue  # too vague to take from another clause

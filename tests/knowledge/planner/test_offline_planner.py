@@ -497,6 +497,28 @@ def test_a_step_runs_where_it_is_asked_for_not_where_the_scene_names_it(planner)
     assert deploy.params == {"service": "Billing", "environment": "staging"}
 
 
+@pytest.mark.parametrize(
+    ("request_text", "tool", "params"),
+    [
+        (
+            "I'm flying to Berlin on August 1, 2023. Could you check the weather there?",
+            "weather.get",
+            {"city": "Berlin", "date": "2023-08-01"},
+        ),
+        (
+            "Our Kaizen repo has a failing build. Run the tests please.",
+            "ci.run_tests",
+            {"repo": "Kaizen"},
+        ),
+    ],
+)
+def test_values_said_while_setting_the_scene_fill_the_step_asked_for_next(
+    planner, request_text, tool, params
+):
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert (step.tool, dict(step.params)) == (tool, params)
+
+
 def test_a_phone_number_points_at_the_tool_wanting_one(planner):
     message = "send Dana a message that the build is green"
     assert [s.tool for s in planned(planner, message).blueprint.steps] == ["slack.post_message"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from knowledge.planner.extract import find_mentions
-from knowledge.planner.params import FilledParams, fill_params, wanted_kinds
+from knowledge.planner.params import FilledParams, Passage, fill_params, wanted_kinds
 
 TODAY = date(2024, 3, 10)
 ENVIRONMENT = {"type": "string", "enum": ["staging", "production"]}
@@ -227,6 +227,42 @@ def test_a_free_text_param_leaves_names_to_the_params_that_want_them():
         "issue": "talk to John Doe about a copyright claim",
         "lawyer": "John Doe",
     }
+
+
+HOTEL = schema(name=text_param("The hotel's name"), date=text_param("The date"))
+
+
+def test_values_the_clause_lacks_come_from_its_context_passages():
+    request = "I'm staying at the Ritz on May 1, 2024. Can you book it? Also the Hilton."
+    clause = "Can you book it?"
+    start = request.index(clause)
+    scene = Passage("I'm staying at the Ritz on May 1, 2024", 0)
+    filled = fill_params(
+        HOTEL,
+        clause,
+        (start, start + len(clause)),
+        find_mentions(request, today=TODAY),
+        set(),
+        context=[scene],
+    )
+    assert filled.params == {"name": "Ritz", "date": "2024-05-01"}
+    # without the context, a name is too vague to take from another clause
+    assert fill(HOTEL, request, clause).params == {"date": "2024-05-01"}
+
+
+def test_the_clause_own_values_win_over_its_context():
+    request = "I'm staying at the Ritz. Can you book the Hilton?"
+    clause = "Can you book the Hilton?"
+    start = request.index(clause)
+    filled = fill_params(
+        schema(required=[], name=text_param("The hotel's name")),
+        clause,
+        (start, start + len(clause)),
+        find_mentions(request, today=TODAY),
+        set(),
+        context=[Passage("I'm staying at the Ritz", 0)],
+    )
+    assert filled.params == {"name": "Hilton"}
 
 
 def test_json_schema_examples_count_too():
