@@ -307,10 +307,17 @@ def _example_in(examples: tuple[str, ...], text: str) -> tuple[str, int, int] | 
     return example, left, right
 
 
+#: Titles that say what a person is ("Dr. Smith" is a doctor).
+_TITLE_ROLES = {"dr": "doctor", "prof": "professor", "professor": "professor"}
+
+
 def _head_word(name: str) -> str:
     """The word that says what a name is: its last ("Example University",
-    "GreatInsuranceCompany"), or the one before "of" ("Bank of America")."""
+    "GreatInsuranceCompany"), the one before "of" ("Bank of America"), or what its title
+    says ("Dr. Smith": doctor)."""
     found = identifier_words(name).lower().split()
+    if len(found) > 1 and found[0] in _TITLE_ROLES:
+        return _TITLE_ROLES[found[0]]
     if "of" in found[1:]:
         return found[found.index("of") - 1]
     return found[-1] if found else ""

@@ -217,6 +217,13 @@ def test_the_head_word_of_a_name_is_found_in_any_spelling(request_text, bank):
     assert fill(accounts, request_text).params["bank"] == bank
 
 
+def test_a_title_says_what_a_person_is():
+    visit = schema(disease=text_param("The disease"), doctor=text_param("The doctor to see"))
+    assert fill(visit, "book me a video visit with Dr. Jane Smith").params == {
+        "doctor": "Dr. Jane Smith"
+    }
+
+
 def test_a_free_text_param_leaves_names_to_the_params_that_want_them():
     lawyer = schema(
         issue=text_param("The legal issue to consult the lawyer for"),
