@@ -115,6 +115,18 @@ def test_wanting_something_is_asking(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("remind me to renew the certificate", True),
+        ("Please remind the team about the freeze", True),
+        ("I keep a calendar to remind me of the release dates", False),
+    ],
+)
+def test_remind_asks_unless_it_says_what_something_is_for(text, asks):
+    assert [c.asks for c in clauses_of(text)] == [asks]
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "The weather in Paris tomorrow?",
