@@ -43,6 +43,11 @@ _ASKS = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS = 2
+#: A clause that only says "before something" ("prior to our consultation").
+_BEFORE_PHRASE = re.compile(
+    r"^(?:however,?\s+)?(?:prior to|before|ahead of)\s+(?:the|our|my|your|this|that)\s+\w+$",
+    re.IGNORECASE,
+)
 #: Abbreviations whose full stop does not end a sentence ("Dr. Smith", "Main St. 5").
 _ABBREVIATION = re.compile(
     r"\b(?:dr|mr|mrs|ms|prof|st|jr|sr|mt|ave|no|vs|etc|e\.g|i\.e|approx|dept|inc|ltd|co)\.$",
@@ -130,9 +135,11 @@ def read_clauses(text: str) -> list[Clause]:
             if lead in PARALLEL_WORDS:
                 word = lead
         only_connective = leading is not None and leading.end() >= len(stripped)
+        if _BEFORE_PHRASE.match(stripped):  # "Prior to our call, …": what follows comes first
+            only_connective, earlier = True, True
         if len(stripped.split()) < MIN_WORDS or only_connective:
             carried = word  # "Also," on its own: its word belongs to the next clause
-            carried_earlier, carried_first = earlier, first
+            carried_earlier, carried_first = carried_earlier or earlier, carried_first or first
             continue
         asks = _asks(stripped) or raw.rstrip().endswith("?")
         carried = "" if asks else word  # "Once that's done, …": the word orders what follows

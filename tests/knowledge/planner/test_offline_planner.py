@@ -477,6 +477,21 @@ def test_prior_to_that_puts_the_step_before_the_one_mentioned_before_it(planner)
     assert status.depends_on == []
 
 
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Page the on-call engineer about the Billing outage. However, prior to the page, "
+        "check the health status of the Billing service.",
+        "Page the on-call engineer about the Billing outage. Before that page, I need the "
+        "health status of the Billing service checked.",
+    ],
+)
+def test_a_clause_saying_only_before_what_puts_the_next_one_first(planner, request_text):
+    status, page = planned(planner, request_text).blueprint.steps
+    assert (status.tool, page.tool) == ("status.check", "pagerduty.page")
+    assert page.depends_on == [status.id]
+
+
 def test_first_in_a_later_sentence_goes_first(planner):
     result = planned(
         planner, "Deploy the Billing service to staging, but first run the tests for repo Billing"

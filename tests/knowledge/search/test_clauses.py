@@ -218,3 +218,18 @@ def test_first_in_a_later_clause_says_it_comes_first():
     assert [c.first for c in clauses] == [False, True]
     clauses = clauses_of("I have a lot to do. First, print my boarding pass")
     assert clauses[-1].first
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Book the flight. Prior to our trip, renew my passport",
+        "Book the flight. However, prior to our trip, I also need my passport renewed",
+        "Book the flight. Before the trip, renew my passport",
+    ],
+)
+def test_a_clause_saying_only_before_what_is_not_a_clause_but_orders_the_next(text):
+    book, renew = clauses_of(text)
+    assert book.text == "Book the flight"
+    assert "passport" in renew.text
+    assert renew.earlier
