@@ -43,10 +43,6 @@ _ASKS = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS = 2
-#: A clause that is only a name ("John Doe", "Dr. Smith", "New York, USA").
-_NAME_ONLY = re.compile(
-    r"^(?:(?:Dr|Mr|Mrs|Ms|Prof)\.\s+)?[A-Z][\w'&\-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'&\-]*)*$"
-)
 #: A clause that only says "before something" ("prior to our consultation").
 _BEFORE_PHRASE = re.compile(
     r"^(?:however,?\s+)?(?:prior to|before|ahead of)\s+(?:the|our|my|your|this|that)\s+\w+$",
@@ -144,13 +140,6 @@ def read_clauses(text: str) -> list[Clause]:
         if len(stripped.split()) < MIN_WORDS or only_connective:
             carried = word  # "Also," on its own: its word belongs to the next clause
             carried_earlier, carried_first = carried_earlier or earlier, carried_first or first
-            continue
-        previous = clauses[-1] if clauses else None
-        if previous is not None and not word and _NAME_ONLY.match(stripped):
-            # "… with my attorney, John Doe.": a name said after a comma belongs to its clause
-            clauses[-1] = previous.model_copy(
-                update={"text": text[previous.start : end], "end": end}
-            )
             continue
         asks = _asks(stripped) or raw.rstrip().endswith("?")
         carried = "" if asks else word  # "Once that's done, …": the word orders what follows

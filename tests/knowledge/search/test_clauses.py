@@ -233,17 +233,3 @@ def test_a_clause_saying_only_before_what_is_not_a_clause_but_orders_the_next(te
     assert book.text == "Book the flight"
     assert "passport" in renew.text
     assert renew.earlier
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Ask my attorney, John Doe. Pay the bill", ["Ask my attorney, John Doe", "Pay the bill"]),
-        (
-            "Book a visit with my doctor, Dr. Smith, and pay the bill",
-            ["Book a visit with my doctor, Dr. Smith", "pay the bill"],
-        ),
-    ],
-)
-def test_a_name_after_a_comma_belongs_to_its_clause(text, expected):
-    assert [c.text for c in clauses_of(text)] == expected
