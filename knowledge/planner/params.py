@@ -193,11 +193,12 @@ def fill_params(
         ),
     )
     props = {n: properties[n] if isinstance(properties[n], dict) else {} for n in order}
+    examples = {n: tuple(param_examples(props[n])) for n in order if "enum" not in props[n]}
     for passage in passages:  # a value the param's schema lists as an example is surely its
-        for name in order:
-            if name in params or "enum" in props[name]:
+        for name, listed in examples.items():
+            if name in params or not listed:
                 continue
-            named = _example_in(tuple(param_examples(props[name])), passage.text)
+            named = _example_in(listed, passage.text)
             if named is not None:
                 value, left, right = named
                 params[name] = _typed(value, props[name])
