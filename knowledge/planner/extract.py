@@ -231,8 +231,11 @@ _NOT_NAMES = frozenset(
 _TITLES = ("Dr.", "Mr.", "Mrs.", "Ms.", "Mx.", "Prof.")
 _NAME_WORD = (
     r"(?:(?:" + "|".join(re.escape(t) for t in _TITLES) + r")(?=\s+[A-Z])"
+    r"|[A-Z]\.(?:[A-Z]\.?)+(?![\w])"  # initials: "U.S.", "U.K"
     r"|[A-Z][\w'&\-]*|[A-Z]{2,})"
 )
+#: Words that may join two names ("Bank of America") but do not end one.
+_JOINING = frozenset(["of", "the", "de", "and"])
 #: Capitalised words in a row ("Bank of America", "Dr. Jane Smith").
 _ENTITY = re.compile(
     _NAME_WORD + r"(?:\s+(?:of\s+|the\s+|de\s+|and\s+)?(?:" + _NAME_WORD + r"|\d+))*"
@@ -277,6 +280,10 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
             or (at_sentence_start and words[0].lower() in _COMMON_VERBS)
         ):
             words.pop(0)
+        while words and (
+            (words[-1] != "A" and words[-1].lower() in _NOT_NAMES) or words[-1] in _JOINING
+        ):
+            words.pop()  # "Australia and I'd …": the name ends before "and I'd"
         if (
             at_sentence_start
             and len(words) > 1
@@ -372,7 +379,8 @@ def _normalise(kind: MentionKind, match: re.Match[str], today: date) -> str | No
     if kind == "date":
         return _iso_date(match, today)
     if kind == "time":
-        return raw.strip().removesuffix(".") if raw.rstrip().endswith("M.") else raw.strip()
+        written = raw.strip()  # "2 pm." at a sentence end: the full stop is not the time's
+        return written[:-1] if re.search(r"\d\s?[AaPp][Mm]\.$", written) else written
     if kind == "amount":
         return re.sub(r"[^\d.]", "", raw) or None
     if kind == "url":

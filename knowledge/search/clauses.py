@@ -53,6 +53,8 @@ _ABBREVIATION = re.compile(
     r"\b(?:dr|mr|mrs|ms|prof|st|jr|sr|mt|ave|no|vs|etc|e\.g|i\.e|approx|dept|inc|ltd|co)\.$",
     re.IGNORECASE,
 )
+#: Initials ("U.S.", "U.K."): a sentence end only when a capital follows.
+_INITIALS = re.compile(r"\b(?:[A-Z]\.){2,}$")
 #: Words that carry no request of their own: courtesy, helping verbs, pronouns, fillers.
 #: A clause made only of these ("Could you do that for me?") says what to do only together
 #: with the clause before it.
@@ -109,6 +111,8 @@ def read_clauses(text: str) -> list[Clause]:
     for match in _BOUNDARY.finditer(text):
         if _ABBREVIATION.search(text[position : match.start()]):
             continue  # "Dr. Smith": not a sentence end
+        if _INITIALS.search(text[position : match.start()]) and text[match.end() :][:1].islower():
+            continue  # "a U.S. passport": not a sentence end
         pieces.append((position, match.start(), connective))
         connective = (match.group("word") or "").lower()
         position = match.end()

@@ -89,6 +89,12 @@ def test_times_with_and_without_am_pm():
     ]
 
 
+def test_a_full_stop_after_am_pm_ends_the_sentence_not_the_time():
+    assert of_kind("Set an alarm for 2 pm. Then call me", "time") == ["2 pm"]
+    assert of_kind("Set an alarm for 7 AM.", "time") == ["7 AM"]
+    assert of_kind("Set an alarm for 7 p.m. please", "time") == ["7 p.m."]
+
+
 # ------------------------------------------------------------------------------ phones
 
 
@@ -265,6 +271,31 @@ def test_a_sentence_initial_imperative_is_not_glued_to_the_name_after_it(text, n
     # chat-ops verbs that are not in _COMMON_VERBS ("page", "ping", "rollback") start many
     # requests; the name is what follows them, not "Page Carol"
     assert of_kind(text, "entity") == [name]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("I plan on going to Australia and I'd need a passport", ["Australia"]),
+        ("I'm flying to Berlin and I will need a car", ["Berlin"]),
+        ("a meeting with Alice and I", ["Alice"]),
+        ("move the funds to Bank A today", ["Bank A"]),
+        ("ask Bob and Alice", ["Bob and Alice"]),
+    ],
+)
+def test_a_name_ends_before_a_pronoun_or_a_dangling_and(text, names):
+    assert of_kind(text, "entity") == names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("apply for a U.S passport", ["U.S"]),
+        ("apply for a U.S. passport and a U.K. visa", ["U.S.", "U.K."]),
+    ],
+)
+def test_initials_are_one_name_not_single_letters(text, names):
+    assert of_kind(text, "entity") == names
 
 
 def test_every_kind_in_one_request_in_order():

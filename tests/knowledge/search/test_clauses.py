@@ -164,6 +164,18 @@ def test_an_abbreviation_does_not_end_the_sentence():
     ]
 
 
+def test_initials_end_the_sentence_only_before_a_capital():
+    text = "I need a U.S. passport for my trip. Then book a flight"
+    assert [c.text for c in clauses_of(text)] == [
+        "I need a U.S. passport for my trip",
+        "Then book a flight",
+    ]
+    assert [c.text for c in clauses_of("I moved to the U.S. Could you book a flight?")] == [
+        "I moved to the U.S",
+        "Could you book a flight",
+    ]
+
+
 def test_a_request_that_says_nothing_itself_joins_the_scene_before_it():
     text = "I haven't paid my internet bill yet. Could you do that for me?"
     clauses = clauses_of(text)
