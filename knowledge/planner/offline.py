@@ -5,7 +5,9 @@
 2. Score every tool against every clause (meaning, plus the tool's name words; with exemplar
    memory, also how the most similar clauses of accepted requests were answered: by a tool,
    or by no step at all — memory settles close calls, it does not overrule a clear fit) and
-   give each asking clause its best tool when the score is convincing.
+   give each asking clause its best tool when the score is convincing. A clause that gives
+   an address its tool has no param for (a phone number, an email address, a channel) also
+   gets the tool that reaches it ("… send the flight details to my phone at +1 555 0100").
 3. Order the steps as the request asks for them (a tool first named while setting the scene
    runs where a later clause asks for it); each waits for the one before unless its
    clause says it can run alongside ("meanwhile", "at the same time").
@@ -55,6 +57,9 @@ class OfflineSettings:
     question_below: float = 0.35
     """Below this confidence the plan comes with a clarifying question."""
     max_steps: int = 30
+    contact_floor: float = 0.2
+    """Least score of the tool that reaches an address a clause gives (a phone number, an
+    email address, a channel) when the clause's own tool has no param for it."""
     value_weight: float = 0.1
     """Added to a tool's score when its clause names a value of a kind the tool's params want
     (a phone number → the call tools), shared among the tools wanting that kind."""
@@ -114,6 +119,10 @@ class _Choice:
         ids = {p.remembered.exemplar_id for p in self.picks if p.remembered is not None}
         ids.update(like.exemplar_id for _, like in self.skipped if like is not None)
         return sorted(ids)
+
+
+#: Values that say where a message goes.
+_CONTACT_KINDS = frozenset({"phone", "email", "channel", "mention"})
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -201,6 +210,7 @@ class OfflinePlanner:
             scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
         choice = _Choice(picks=[])
         picks = choice.picks
+        contacts: list[_Pick] = []
         for row, clause in enumerate(clauses):
             column = int(np.argmax(scores[row]))
             score = float(scores[row, column])
@@ -216,6 +226,10 @@ class OfflinePlanner:
             remembered = None
             if self.phrases is not None and (column != unaided or not unaided_step):
                 remembered = self.phrases.nearest(vectors[row], names[column])
+            address = self._contact_tool(clause, names[column], scores[row], mentions)
+            if address is not None:
+                fit = float(scores[row, address])
+                contacts.append(_Pick(clause=clause, tool=names[address], score=fit))
             previous = next((p for p in picks if p.tool == names[column]), None)
             if previous is not None and not (
                 _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
@@ -228,9 +242,41 @@ class OfflinePlanner:
             picks.append(
                 _Pick(clause=clause, tool=names[column], score=score, remembered=remembered)
             )
+        taken = {p.tool for p in picks}
+        for contact in contacts:
+            if contact.tool not in taken:
+                taken.add(contact.tool)
+                picks.append(contact)
         picks.sort(key=lambda pick: pick.when.start)
         choice.picks = _in_order(picks)[: self.settings.max_steps]
         return choice
+
+    def _contact_tool(
+        self, clause: Clause, chosen: str, row: np.ndarray[Any, Any], mentions: Sequence[Mention]
+    ) -> int | None:
+        """The column of a tool to contact an address the clause gives (a phone number, an
+        email address, a channel) that ``chosen`` has no param for: "send the flight details
+        to my phone at +1 555 0100" asks for a message besides the flight."""
+        kinds = {
+            m.kind
+            for m in mentions
+            if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
+        }
+        if not kinds or kinds & self._telling(chosen):
+            return None
+        names = self.index.names
+        best: int | None = None
+        for column, name in enumerate(names):
+            if kinds & self._telling(name) and (best is None or row[column] > row[best]):
+                best = column
+        if best is None or float(row[best]) < self.settings.contact_floor:
+            return None
+        return best
+
+    def _telling(self, tool: str) -> set[str]:
+        if tool not in self.registry:
+            return set()
+        return telling_kinds(self.registry.get(tool).spec.params_schema)
 
     def _value_scores(
         self, clauses: Sequence[Clause], mentions: Sequence[Mention], names: Sequence[str]
@@ -409,13 +455,17 @@ def _in_order(picks: Sequence[_Pick]) -> list[_Pick]:
     comes first ("First, …") goes first and one that happens before the clause mentioned
     just before it ("Prior to that, …", "… once the books arrive") goes before that one."""
     ordered: list[_Pick] = []
+    placed = -1  # where the pick before went: a second step of its clause goes right after
     for pick in picks:
-        if pick.when.first and ordered:
-            ordered.insert(0, pick)
+        if ordered and pick.when.start == ordered[placed].when.start:
+            placed += 1
+        elif pick.when.first and ordered:
+            placed = 0
         elif pick.when.earlier and ordered:
-            ordered.insert(len(ordered) - 1, pick)
+            placed = len(ordered) - 1
         else:
-            ordered.append(pick)
+            placed = len(ordered)
+        ordered.insert(placed, pick)
     return ordered
 
 

@@ -24,7 +24,7 @@ def make_registry(calls: Counter[str]) -> ToolRegistry:
     async def stall(name: str) -> dict[str, bool]:
         """Blocks the event loop (a CPU-bound tool, a GC pause, a suspended VM)."""
         calls[name] += 1
-        time.sleep(1.2)  # noqa: ASYNC251 - the stall is the point
+        time.sleep(2.5)  # noqa: ASYNC251 - the stall is the point (B has ~1.8 s to take over)
         return {"ok": True}
 
     @tool("deploy", side_effect="mutating")

@@ -533,6 +533,42 @@ def test_a_phone_number_points_at_the_tool_wanting_one(planner):
     assert result.blueprint.steps[0].params["phone_number"].replace(" ", "") == "+14155550100"
 
 
+@pytest.mark.parametrize(
+    ("second", "tool", "param", "address"),
+    [
+        ("Please share the deployment details with alice@example.com", "email.send",
+         "email_address", "alice@example.com"),
+        ("Could you share the deployment status with #dev?", "slack.post_message", "channel",
+         "#dev"),
+    ],
+)  # fmt: skip
+def test_an_address_the_clauses_tool_cannot_use_gets_a_step_that_reaches_it(
+    planner, second, tool, param, address
+):
+    result = planned(planner, f"Deploy the Billing service to staging. {second}")
+    steps = result.blueprint.steps
+    assert steps[0].tool == "deploy.service"
+    reach = steps[-1]
+    assert (reach.tool, reach.params[param]) == (tool, address)
+    assert reach.depends_on == [steps[-2].id]
+
+
+def test_the_step_reaching_an_address_stays_right_after_its_clauses_step(planner):
+    result = planned(
+        planner,
+        "Run the tests for repo kaizen. But first, roll back the Billing service with a "
+        "heads-up to alice@example.com",
+    )
+    rollback, email, tests = result.blueprint.steps
+    assert [rollback.tool, email.tool, tests.tool] == [
+        "deploy.rollback",
+        "email.send",
+        "ci.run_tests",
+    ]
+    assert email.params["email_address"] == "alice@example.com"
+    assert (email.depends_on, tests.depends_on) == ([rollback.id], [email.id])
+
+
 # ------------------------------------------------------------------------------ built-in tools
 
 
