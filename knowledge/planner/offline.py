@@ -8,6 +8,8 @@
    give each asking clause its best tool when the score is convincing. A clause that gives
    an address its tool has no param for (a phone number, an email address, a channel) also
    gets the tool that reaches it ("… send the flight details to my phone at +1 555 0100").
+   A clause whose best tool is a step already chosen asks for it again, unless what is left
+   without the words it shares with that step's clause (its topic) asks for another tool.
 3. Order the steps as the request asks for them (a tool first named while setting the scene
    runs where a later clause asks for it); each waits for the one before unless its
    clause says it can run alongside ("meanwhile", "at the same time").
@@ -42,6 +44,7 @@ from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.search.clauses import Clause, read_clauses
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
+from knowledge.search.lexical import words
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class OfflineSettings:
     question_below: float = 0.35
     """Below this confidence the plan comes with a clarifying question."""
     max_steps: int = 30
+    beyond_topic: float = 0.55
+    """Least score of another tool for a clause that seemed to ask for a step again, once the
+    words it shares with that step's clause are set aside."""
+    topic_gap: float = 0.2
+    """How far below the clause's best tool that other tool may have scored at first."""
     contact_floor: float = 0.2
     """Least score of the tool that reaches an address a clause gives (a phone number, an
     email address, a channel) when the clause's own tool has no param for it."""
@@ -234,6 +242,11 @@ class OfflinePlanner:
             if previous is not None and not (
                 _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
             ):
+                other = self._beyond_topic(clause, previous.clause, scores[row], mentions)
+                if other is not None and all(p.tool != names[other] for p in picks):
+                    fit = float(scores[row, other])
+                    picks.append(_Pick(clause=clause, tool=names[other], score=fit))
+                    continue
                 previous.score = max(previous.score, score)
                 previous.also.append(clause.start)
                 if clause.asks and previous.asked_in is None and not previous.clause.asks:
@@ -277,6 +290,41 @@ class OfflinePlanner:
         if tool not in self.registry:
             return set()
         return telling_kinds(self.registry.get(tool).spec.params_schema)
+
+    def _beyond_topic(
+        self,
+        clause: Clause,
+        earlier: Clause,
+        row: np.ndarray[Any, Any],
+        mentions: Sequence[Mention],
+    ) -> int | None:
+        """The column of the tool an asking ``clause`` wants once the words it shares with
+        ``earlier`` (the clause whose step it seemed to ask for again) are set aside as its
+        topic: "borrow the book …; book me an Uber to pick up the book" asks for a taxi, not
+        the book again. Only a convincing fit (:attr:`OfflineSettings.beyond_topic`) that
+        was a close call to begin with (within :attr:`OfflineSettings.topic_gap` of the
+        clause's best tool) counts."""
+        if not clause.asks or _quotes_in(clause, mentions):
+            return None
+        shared = set(words(earlier.text))
+        kept = [w for w in clause.text.split() if not set(words(w)) & shared]
+        if not kept or len(kept) == len(clause.text.split()):
+            return None
+        rest = " ".join(kept)
+        names = self.index.names
+        scores = self.index.clause_scores([rest])
+        scores += self.settings.value_weight * self._value_scores([clause], mentions, names)
+        if self.phrases is not None:
+            vectors = self.index.embed_texts([rest])
+            scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
+        column = int(np.argmax(scores[0]))
+        if (
+            float(scores[0, column]) < self.settings.beyond_topic
+            or float(row[column]) < float(row.max()) - self.settings.topic_gap
+            or names[column] not in self.registry
+        ):
+            return None
+        return column
 
     def _value_scores(
         self, clauses: Sequence[Clause], mentions: Sequence[Mention], names: Sequence[str]

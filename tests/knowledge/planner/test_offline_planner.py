@@ -283,6 +283,19 @@ def test_the_same_tool_asked_twice_is_one_step(planner):
     assert [s.tool for s in result.blueprint.steps] == ["pagerduty.page"]
 
 
+def test_words_shared_with_an_earlier_step_are_the_topic_not_the_request(planner):
+    # "the rollback of the Billing service" pulls the clause towards the rollback tool; what
+    # is left once the earlier clause's words are set aside asks for a ticket
+    result = planned(
+        planner,
+        "Roll back the Billing service. Then open a Jira ticket about the rollback of the "
+        "Billing service",
+    )
+    rollback, ticket = result.blueprint.steps
+    assert (rollback.tool, ticket.tool) == ("deploy.rollback", "jira.create_issue")
+    assert ticket.depends_on == [rollback.id]
+
+
 @pytest.mark.parametrize(
     "request_text",
     [
