@@ -10,6 +10,8 @@
    gets the tool that reaches it ("… send the flight details to my phone at +1 555 0100").
    A clause whose best tool is a step already chosen asks for it again, unless what is left
    without the words it shares with that step's clause (its topic) asks for another tool.
+   A clause that refers back and asks for what the step before already does ("order a pizza
+   … and have it delivered to 12 Elm St") only says more about that step.
 3. Order the steps as the request asks for them (a tool first named while setting the scene
    runs where a later clause asks for it); each waits for the one before unless its
    clause says it can run alongside ("meanwhile", "at the same time").
@@ -143,6 +145,8 @@ def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
     return any(m.kind == "quoted" and clause.start <= m.start < clause.end for m in mentions)
 
 
+#: A clause that refers back to what the clause before it asked for.
+_IT = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
 _REFERS_BACK = re.compile(
     r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
     r"list|details|data|findings|answer|response|confirmation|status))\b",
@@ -238,6 +242,9 @@ class OfflinePlanner:
             if address is not None:
                 fit = float(scores[row, address])
                 contacts.append(_Pick(clause=clause, tool=names[address], score=fit))
+            if picks and self._elaborates(clause, names[column], picks[-1].tool):
+                picks[-1].also.append(clause.start)  # its values are the step's too
+                continue
             previous = next((p for p in picks if p.tool == names[column]), None)
             if previous is not None and not (
                 _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
@@ -325,6 +332,18 @@ class OfflinePlanner:
         ):
             return None
         return column
+
+    def _elaborates(self, clause: Clause, tool: str, before: str) -> bool:
+        """Whether ``clause``, which refers back ("it", "them") and fits ``tool`` best, only
+        says more about the step of ``before``: the words that point it at ``tool`` are in
+        what ``before`` does but not in its name ("order a pizza on Uber Eats and have it
+        delivered to 123 Main St": ordering food is "to be delivered to a location")."""
+        if tool == before or not _IT.search(clause.text):
+            return False
+        named = self.index.name_words(tool) & set(words(clause.text))
+        if not named or named & self.index.name_words(before):
+            return False
+        return named <= set(words(self.index.entries[before].search_text))
 
     def _value_scores(
         self, clauses: Sequence[Clause], mentions: Sequence[Mention], names: Sequence[str]

@@ -179,6 +179,10 @@ class ToolIndex:
         """The indexed tools' names, in the column order of :meth:`clause_scores`."""
         return list(self._names)
 
+    def name_words(self, name: str) -> set[str]:
+        """The index terms of a tool's name ("order_food_delivery" → order, food, delivery)."""
+        return set(self._name_terms[self._names.index(name)]) if name in self.entries else set()
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
         """The embeddings of ``texts`` (one L2-normalised row each)."""
         return np.array(self.embed(list(texts)), dtype=np.float32)

@@ -582,6 +582,65 @@ def test_the_step_reaching_an_address_stays_right_after_its_clauses_step(planner
     assert (email.depends_on, tests.depends_on) == ([rollback.id], [email.id])
 
 
+# ------------------------------------------------------------------------------ errands
+
+ERRAND_SPECS = [
+    spec(
+        "food.order",
+        "Order a specific food to be delivered to a specific location.",
+        food="The food to order",
+        location="Where to deliver it",
+    ),
+    spec(
+        "package.deliver",
+        "Deliver a specific package to a specific destination.",
+        package="The package",
+        destination="Where to deliver it",
+    ),
+    spec("shop.buy", "Buy a product from a website.", product="The product"),
+    spec("library.borrow_online", "Borrow a book from a library online.", book="The book"),
+    spec("doctor.see_online", "See a doctor online about an illness.", doctor="The doctor"),
+]
+
+
+@pytest.fixture(scope="module")
+def errand_planner(tmp_path_factory: pytest.TempPathFactory) -> OfflinePlanner:
+    tool_index = ToolIndex(tmp_path_factory.mktemp("errand-index"))
+    tool_index.sync([entry_from_spec(s) for s in ERRAND_SPECS])
+    return OfflinePlanner(
+        tool_index, ToolRegistry([SchemaTool(s) for s in ERRAND_SPECS]), today=TODAY
+    )
+
+
+def test_a_clause_saying_more_about_the_step_before_is_part_of_it(errand_planner):
+    # ordering food already delivers it: "have it delivered" is not a second errand
+    result = planned(errand_planner, "Order a pizza and have it delivered to 12 Elm Street")
+    assert [(s.tool, s.params.get("location")) for s in result.blueprint.steps] == [
+        ("food.order", "12 Elm Street")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tools"),
+    [
+        # buying does not deliver: the delivery is a step of its own
+        (
+            "Buy a laptop on the web and have it delivered to 12 Elm Street",
+            ["shop.buy", "package.deliver"],
+        ),
+        # "online" is in both tools' names: it says nothing about what the clause adds
+        (
+            "Borrow 'Dune' from the library online. Then contact Dr. Smith online about it",
+            ["library.borrow_online", "doctor.see_online"],
+        ),
+    ],
+)
+def test_a_clause_asking_for_what_the_step_before_does_not_do_is_its_own_step(
+    errand_planner, request_text, tools
+):
+    assert [s.tool for s in planned(errand_planner, request_text).blueprint.steps] == tools
+
+
 # ------------------------------------------------------------------------------ built-in tools
 
 
