@@ -36,7 +36,9 @@ _EARLIER_WORDS = ("prior to", "before")
 #: A clause that asks for something (not one that only sets the scene).
 _ASKS = re.compile(
     r"\b(?:can|could|would|will) (?:you|we|u)\b|\bplease\b|\bhelp (?:me|us)?\b|\bassist\b|"
-    r"\bi(?:'d| would) (?:like|love|want|appreciate)\b|\bi (?:need|want|wish|must|have to)\b|"
+    r"\bi(?:'d| would) (?:like|love|want|appreciate)\b|"
+    r"\bi(?:'ll| will|'d| would|'m going to| am going to)? (?:also )?"
+    r"(?:need|want|wish|must|have to)\b|"
     r"\blet'?s\b|\bmake sure\b|\bdon'?t forget\b|\bi'?m (?:looking|trying|hoping)\b|"
     r"\bwe (?:need|should|must)\b|"
     r"(?<!\bto )\bremind\b",  # "remind me to …" asks; "an alarm to remind me" says what for

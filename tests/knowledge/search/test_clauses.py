@@ -108,7 +108,15 @@ def test_scene_setting_clauses_do_not_ask_but_requests_and_questions_do():
 
 @pytest.mark.parametrize(
     "text",
-    ["I need the deploy logs", "I'd like a summary of the incident", "we need to roll back"],
+    [
+        "I need the deploy logs",
+        "I'd like a summary of the incident",
+        "we need to roll back",
+        "I'll need to restart the cache",
+        "I'll want to list it for sale on eBay",
+        "I'm going to need the logs",
+        "I will also need a rollback",
+    ],
 )
 def test_wanting_something_is_asking(text):
     assert [c.asks for c in clauses_of(text)] == [True]
