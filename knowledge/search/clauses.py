@@ -40,7 +40,8 @@ _ASKS = re.compile(
     r"\bi(?:'ll| will|'d| would|'m going to| am going to)? (?:also )?"
     r"(?:need|want|wish|must|have to)\b|"
     r"\blet'?s\b|\bmake sure\b|\bdon'?t forget\b|\bi'?m (?:looking|trying|hoping)\b|"
-    r"\bwe (?:need|should|must)\b|"
+    r"\bwe (?:need|should|must)\b|\bif you (?:could|can|would|don'?t mind)\b|"
+    r"\bwould be (?:great|helpful|nice|good|ideal|wonderful|lovely|useful) (?:if|to)\b|"
     r"(?<!\bto )\bremind\b",  # "remind me to …" asks; "an alarm to remind me" says what for
     re.IGNORECASE,
 )

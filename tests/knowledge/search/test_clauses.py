@@ -116,6 +116,8 @@ def test_scene_setting_clauses_do_not_ask_but_requests_and_questions_do():
         "I'll want to list it for sale on eBay",
         "I'm going to need the logs",
         "I will also need a rollback",
+        "It would be great if you could restart the cache",
+        "It would be helpful to get the deploy logs",
     ],
 )
 def test_wanting_something_is_asking(text):
