@@ -46,9 +46,9 @@ _ASKS = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS = 2
-#: A clause that only says "before something" ("prior to our consultation").
+#: A clause that only says "before something" ("prior to our consultation", "before I go").
 _BEFORE_PHRASE = re.compile(
-    r"^(?:however,?\s+)?(?:prior to|before|ahead of)\s+(?:the|our|my|your|this|that)\s+\w+$",
+    r"^(?:however,?\s+)?(?:prior to|before|ahead of)\s+(?:the|our|my|your|this|that|i|we)\s+\w+$",
     re.IGNORECASE,
 )
 #: Abbreviations whose full stop does not end a sentence ("Dr. Smith", "Main St. 5").

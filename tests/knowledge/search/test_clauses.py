@@ -248,6 +248,7 @@ def test_first_in_a_later_clause_says_it_comes_first():
         "Book the flight. Prior to our trip, renew my passport",
         "Book the flight. However, prior to our trip, I also need my passport renewed",
         "Book the flight. Before the trip, renew my passport",
+        "Book the flight, but before I go, renew my passport",
     ],
 )
 def test_a_clause_saying_only_before_what_is_not_a_clause_but_orders_the_next(text):
