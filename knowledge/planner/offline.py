@@ -90,6 +90,9 @@ class _Pick:
     remembered: Remembered | None = None
     """The accepted request's clause whose vote chose this tool, when the words alone would
     not have."""
+    reaches: str = ""
+    """The kind of address (phone, email, channel, mention) this step was added to reach,
+    because the tool its clause asked for has no param for it."""
 
     @property
     def when(self) -> Clause:
@@ -125,6 +128,15 @@ class _Choice:
         )
         return notes
 
+    def address_notes(self) -> list[str]:
+        """Why steps the clauses did not name were added, one line per step."""
+        return [
+            f"{p.tool} added: '{_short(p.clause.text)}' gives {p.reaches} that its own "
+            "step has no param for"
+            for p in self.picks
+            if p.reaches
+        ]
+
     def exemplar_ids(self) -> list[int]:
         ids = {p.remembered.exemplar_id for p in self.picks if p.remembered is not None}
         ids.update(like.exemplar_id for _, like in self.skipped if like is not None)
@@ -133,6 +145,12 @@ class _Choice:
 
 #: Values that say where a message goes.
 _CONTACT_KINDS = frozenset({"phone", "email", "channel", "mention"})
+_ADDRESS_WORDS = {
+    "phone": "a phone number",
+    "email": "an email address",
+    "channel": "a channel",
+    "mention": "a user mention",
+}
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -238,10 +256,13 @@ class OfflinePlanner:
             remembered = None
             if self.phrases is not None and (column != unaided or not unaided_step):
                 remembered = self.phrases.nearest(vectors[row], names[column])
-            address = self._contact_tool(clause, names[column], scores[row], mentions)
-            if address is not None:
-                fit = float(scores[row, address])
-                contacts.append(_Pick(clause=clause, tool=names[address], score=fit))
+            reach = self._contact_tool(clause, names[column], scores[row], mentions)
+            if reach is not None:
+                column_of, kind = reach
+                fit = float(scores[row, column_of])
+                contacts.append(
+                    _Pick(clause=clause, tool=names[column_of], score=fit, reaches=kind)
+                )
             if picks and self._elaborates(clause, names[column], picks[-1].tool):
                 picks[-1].also.append(clause.start)  # its values are the step's too
                 continue
@@ -273,25 +294,27 @@ class OfflinePlanner:
 
     def _contact_tool(
         self, clause: Clause, chosen: str, row: np.ndarray[Any, Any], mentions: Sequence[Mention]
-    ) -> int | None:
+    ) -> tuple[int, str] | None:
         """The column of a tool to contact an address the clause gives (a phone number, an
-        email address, a channel) that ``chosen`` has no param for: "send the flight details
-        to my phone at +1 555 0100" asks for a message besides the flight."""
-        kinds = {
+        email address, a channel), and the address's kind, when ``chosen`` has no param for
+        it: "send the flight details to my phone at +1 555 0100" asks for a message besides
+        the flight."""
+        kinds = [
             m.kind
             for m in mentions
             if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
-        }
-        if not kinds or kinds & self._telling(chosen):
+        ]
+        if not kinds or set(kinds) & self._telling(chosen):
             return None
         names = self.index.names
         best: int | None = None
         for column, name in enumerate(names):
-            if kinds & self._telling(name) and (best is None or row[column] > row[best]):
+            if set(kinds) & self._telling(name) and (best is None or row[column] > row[best]):
                 best = column
         if best is None or float(row[best]) < self.settings.contact_floor:
             return None
-        return best
+        kind = next(k for k in kinds if k in self._telling(names[best]))
+        return best, _ADDRESS_WORDS.get(kind, kind)
 
     def _telling(self, tool: str) -> set[str]:
         if tool not in self.registry:
@@ -460,6 +483,7 @@ class OfflinePlanner:
             question=question,
             explanation=(
                 f"offline planner: {len(picks)} step(s) from {len(clauses)} clause(s): {tools_line}"
+                + "".join(f"; {note}" for note in choice.address_notes())
                 + "".join(f"; exemplar memory: {note}" for note in choice.memory_notes())
             ),
             path=PlanPath.OFFLINE,

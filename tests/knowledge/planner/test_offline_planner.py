@@ -564,6 +564,7 @@ def test_an_address_the_clauses_tool_cannot_use_gets_a_step_that_reaches_it(
     reach = steps[-1]
     assert (reach.tool, reach.params[param]) == (tool, address)
     assert reach.depends_on == [steps[-2].id]
+    assert f"{tool} added: '{second.rstrip('?')}' gives " in result.explanation
 
 
 def test_the_step_reaching_an_address_stays_right_after_its_clauses_step(planner):
