@@ -107,8 +107,28 @@ def stem(word: str) -> str:
     return word
 
 
+#: A title before a name says what the person is ("Dr. Smith" is a doctor).
+_TITLE = re.compile(r"\b(Dr|Prof)\.?(?=\s+[A-Z])")
+_TITLE_WORDS = {"Dr": "doctor", "Prof": "professor"}
+#: The start of a street address just before "Dr" ("12 Party Dr"): a drive, not a doctor.
+_STREET_BEFORE = re.compile(r"\b\d+\s+(?:[A-Z][\w'-]*\s+){1,3}$")
+
+
+def _titles_as_words(text: str) -> str:
+    """``text`` with titles before names written as what they say ("Dr. Smith" → "doctor
+    Smith")."""
+
+    def word(match: re.Match[str]) -> str:
+        if _STREET_BEFORE.search(text[: match.start()]):
+            return match.group(0)
+        return _TITLE_WORDS[match.group(1)]
+
+    return _TITLE.sub(word, text) if "Dr" in text or "Prof" in text else text
+
+
 def words(text: str) -> list[str]:
     """The index terms of ``text``."""
+    text = _titles_as_words(text)
     spaced = _CAMEL.sub(" ", text).lower()
     return [stem(w) for w in _WORD.findall(spaced) if w not in STOP_WORDS]
 

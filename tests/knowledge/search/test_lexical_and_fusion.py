@@ -26,6 +26,19 @@ def test_brand_words_with_one_lowercase_letter_first_stay_whole():
     assert words("sendEmail fetchURL") == ["send", "email", "fetch", "url"]
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("consult Dr. Smith", ["consult", "doctor", "smith"]),
+        ("ask Prof Jones", ["ask", "professor", "jon"]),
+        ("drive to 12 Party Dr. Then stop", ["driv", "12", "party", "dr", "stop"]),
+        ("Dr Who", ["doctor", "who"]),
+    ],
+)
+def test_a_title_before_a_name_is_the_word_it_stands_for(text, found):
+    assert words(text) == found
+
+
 def test_bm25_ranks_the_document_sharing_the_rare_words_first():
     index = BM25(
         [
