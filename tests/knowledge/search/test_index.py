@@ -135,6 +135,24 @@ def test_a_clause_naming_a_parameter_example_points_at_its_tool(tmp_path, monkey
     assert int(eats.argmax()) == column["food.order"]
 
 
+def test_the_words_of_a_quoted_value_do_not_name_a_tool(tmp_path, monkeypatch):
+    entries = [
+        entry("music.play_by_title", "Play a song by its title", title="The song"),
+        entry("movie.play_by_title", "Play a movie by its title", title="The movie"),
+    ]
+    index = ToolIndex(tmp_path)
+    index.sync(entries)
+    music = index.names.index("music.play_by_title")
+    quoted, bare = index.clause_scores(["watch 'The Sound of Music'", "watch The Sound of Music"])
+    monkeypatch.setattr(index_module, "NAME_WORD_WEIGHT", 0.0)
+    quoted_unweighted, bare_unweighted = index.clause_scores(
+        ["watch 'The Sound of Music'", "watch The Sound of Music"]
+    )
+    # "Music" in the title is not a request for the music tool; unquoted, it might be
+    assert quoted[music] == pytest.approx(quoted_unweighted[music], abs=1e-6)
+    assert bare[music] - bare_unweighted[music] > 0.1
+
+
 def test_a_request_for_several_things_finds_one_tool_per_thing(tmp_path):
     index = ToolIndex(tmp_path)
     index.sync(FLEET)
