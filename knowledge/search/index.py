@@ -195,7 +195,8 @@ class ToolIndex:
     ) -> np.ndarray[Any, Any]:
         """How well each tool fits each clause: a ``(clauses, tools)`` matrix of cosine
         similarity plus :data:`NAME_WORD_WEIGHT` times the share (by rarity) of the tool's
-        name words that the clause contains ("email" in a clause points at ``send_email``).
+        name words that the clause contains outside quotes ("email" in a clause points at
+        ``send_email``; "Music" in "watch 'The Sound of Music'" does not).
         ``vectors`` are the clauses' embeddings when the caller has them already."""
         if not self._names or not clauses:
             return np.zeros((len(clauses), len(self._names)), dtype=np.float32)
