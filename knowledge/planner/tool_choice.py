@@ -1,0 +1,352 @@
+"""Which tool each clause of a request asks for, and the order the steps run in: the first
+half of the offline planner (:mod:`knowledge.planner.offline` builds the blueprint).
+
+Every tool is scored against every clause (meaning, plus the tool's name words; with exemplar
+memory, also how the most similar clauses of accepted requests were answered: by a tool, or by
+no step at all — memory settles close calls, it does not overrule a clear fit), and each
+asking clause gets its best tool when the score is convincing.
+
+- A clause that gives an address its tool has no param for (a phone number, an email address,
+  a channel) also gets the tool that reaches it ("… send the flight details to my phone at
+  +1 555 0100").
+- A clause whose best tool is a step already chosen asks for it again, unless what is left
+  without the words it shares with that step's clause (its topic) asks for another tool.
+- A clause that refers back and asks for what the step before already does ("order a pizza …
+  and have it delivered to 12 Elm St") only says more about that step.
+
+Steps run in the order the request asks for them (a tool first named while setting the scene
+runs where a later clause asks for it), except where a clause says it comes first or before
+the one mentioned just before it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.tools.registry import ToolRegistry
+from knowledge.planner.extract import Mention
+from knowledge.planner.params import telling_kinds
+from knowledge.planner.phrases import Remembered, ToolPhrases
+from knowledge.search.clauses import Clause
+from knowledge.search.index import ToolIndex
+from knowledge.search.lexical import words
+
+
+@dataclass(frozen=True)
+class ChoiceSettings:
+    """Thresholds for choosing tools (scores are cosine similarity plus name-word bonus)."""
+
+    accept: float = 0.30
+    """Least score for a clause that asks for something to become a step."""
+    accept_scene: float = 0.45
+    """Least score for a clause that only sets the scene ("I have a trip on Monday")."""
+    max_steps: int = 30
+    beyond_topic: float = 0.55
+    """Least score of another tool for a clause that seemed to ask for a step again, once the
+    words it shares with that step's clause are set aside."""
+    topic_gap: float = 0.2
+    """How far below the clause's best tool that other tool may have scored at first."""
+    contact_floor: float = 0.2
+    """Least score of the tool that reaches an address a clause gives (a phone number, an
+    email address, a channel) when the clause's own tool has no param for it."""
+    value_weight: float = 0.1
+    """Added to a tool's score when its clause names a value of a kind the tool's params want
+    (a phone number → the call tools), shared among the tools wanting that kind."""
+
+
+@dataclass
+class Pick:
+    """A tool chosen for a clause: one step of the plan."""
+
+    clause: Clause
+    tool: str
+    score: float
+    depends_on: list[str] = field(default_factory=list)
+    also: list[int] = field(default_factory=list)
+    """Starts of later clauses that asked for the same tool (one step serves them)."""
+    asked_in: Clause | None = None
+    """The clause that asked for it, when an earlier clause only set the scene with it ("I'm
+    staying at the Ritz on Monday. … Can you book the hotel?"): the step runs where it is
+    asked for."""
+    remembered: Remembered | None = None
+    """The accepted request's clause whose vote chose this tool, when the words alone would
+    not have."""
+    reaches: str = ""
+    """What this step was added to reach ("a phone number", "an email address", …), because
+    the tool its clause asked for has no param for it; empty for a step a clause asked for."""
+
+    @property
+    def when(self) -> Clause:
+        """The clause that places the step in the plan."""
+        return self.asked_in or self.clause
+
+
+@dataclass
+class ToolChoice:
+    """The tools chosen for a request's clauses."""
+
+    picks: list[Pick]
+    skipped: list[tuple[Clause, Remembered | None]] = field(default_factory=list)
+    """Clauses the words alone gave a step but exemplar memory did not (people accepted no
+    step for clauses like them), with the nearest such remembered clause."""
+
+    def memory_notes(self) -> list[str]:
+        """How exemplar memory changed the plan, one line per clause."""
+        notes = [
+            f"'{_short(p.clause.text)}' → {p.tool}, as accepted request "
+            f"#{p.remembered.exemplar_id} had it for '{_short(p.remembered.phrase)}'"
+            for p in self.picks
+            if p.remembered is not None
+        ]
+        notes.extend(
+            f"no step for '{_short(clause.text)}'"
+            + (
+                f", as accepted request #{like.exemplar_id} had none for '{_short(like.phrase)}'"
+                if like is not None
+                else ""
+            )
+            for clause, like in self.skipped
+        )
+        return notes
+
+    def address_notes(self) -> list[str]:
+        """Why steps the clauses did not name were added, one line per step."""
+        return [
+            f"{p.tool} added: '{_short(p.clause.text)}' gives {p.reaches} that its own "
+            "step has no param for"
+            for p in self.picks
+            if p.reaches
+        ]
+
+    def exemplar_ids(self) -> list[int]:
+        ids = {p.remembered.exemplar_id for p in self.picks if p.remembered is not None}
+        ids.update(like.exemplar_id for _, like in self.skipped if like is not None)
+        return sorted(ids)
+
+
+#: Values that say where a message goes.
+_CONTACT_KINDS = frozenset({"phone", "email", "channel", "mention"})
+_ADDRESS_WORDS = {
+    "phone": "a phone number",
+    "email": "an email address",
+    "channel": "a channel",
+    "mention": "a user mention",
+}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
+    """Whether the clause gives a value in quotes: two clauses that each do ("append 'a' to
+    x, then append 'b' to x") are two calls of their tool, not one said twice."""
+    return any(m.kind == "quoted" and clause.start <= m.start < clause.end for m in mentions)
+
+
+#: A clause that refers back to what the clause before it asked for.
+_IT = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
+
+
+class ToolChooser:
+    """Chooses tools for a request's clauses from the tool index (and exemplar memory when
+    given)."""
+
+    def __init__(
+        self,
+        index: ToolIndex,
+        registry: ToolRegistry,
+        *,
+        phrases: ToolPhrases | None = None,
+        settings: ChoiceSettings | None = None,
+    ) -> None:
+        self.index = index
+        self.registry = registry
+        self.phrases = phrases
+        self.settings = settings or ChoiceSettings()
+
+    def choose(self, clauses: Sequence[Clause], mentions: Sequence[Mention]) -> ToolChoice:
+        """The steps ``clauses`` ask for, in the order they run (``mentions`` are the values
+        the whole request gives)."""
+        names = self.index.names
+        if not names:
+            return ToolChoice(picks=[])
+        texts = [c.meaning for c in clauses]
+        vectors = self.index.embed_texts(texts)
+        words_alone = self.index.clause_scores(texts, vectors)
+        words_alone += self.settings.value_weight * self._value_scores(clauses, mentions, names)
+        scores = words_alone
+        if self.phrases is not None:
+            scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
+        choice = ToolChoice(picks=[])
+        picks = choice.picks
+        contacts: list[Pick] = []
+        for row, clause in enumerate(clauses):
+            column = int(np.argmax(scores[row]))
+            score = float(scores[row, column])
+            floor = self.settings.accept if clause.asks else self.settings.accept_scene
+            unaided = int(np.argmax(words_alone[row]))
+            unaided_step = (
+                float(words_alone[row, unaided]) >= floor and names[unaided] in self.registry
+            )
+            if score < floor or names[column] not in self.registry:
+                if unaided_step and self.phrases is not None:
+                    choice.skipped.append((clause, self.phrases.nearest(vectors[row], None)))
+                continue
+            remembered = None
+            if self.phrases is not None and (column != unaided or not unaided_step):
+                remembered = self.phrases.nearest(vectors[row], names[column])
+            reach = self._contact_tool(clause, names[column], scores[row], mentions)
+            if reach is not None:
+                column_of, kind = reach
+                fit = float(scores[row, column_of])
+                contacts.append(Pick(clause=clause, tool=names[column_of], score=fit, reaches=kind))
+            if picks and self._elaborates(clause, names[column], picks[-1].tool):
+                picks[-1].also.append(clause.start)  # its values are the step's too
+                continue
+            previous = next((p for p in picks if p.tool == names[column]), None)
+            if previous is not None and not (
+                _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
+            ):
+                other = self._beyond_topic(clause, previous.clause, scores[row], mentions)
+                if other is not None and all(p.tool != names[other] for p in picks):
+                    fit = float(scores[row, other])
+                    picks.append(Pick(clause=clause, tool=names[other], score=fit))
+                    continue
+                previous.score = max(previous.score, score)
+                previous.also.append(clause.start)
+                if clause.asks and previous.asked_in is None and not previous.clause.asks:
+                    previous.asked_in = clause
+                continue  # the same tool again, no new quoted value: one step
+            picks.append(
+                Pick(clause=clause, tool=names[column], score=score, remembered=remembered)
+            )
+        taken = {p.tool for p in picks}
+        for contact in contacts:
+            if contact.tool not in taken:
+                taken.add(contact.tool)
+                picks.append(contact)
+        picks.sort(key=lambda pick: pick.when.start)
+        choice.picks = _in_order(picks)[: self.settings.max_steps]
+        return choice
+
+    def _contact_tool(
+        self, clause: Clause, chosen: str, row: np.ndarray[Any, Any], mentions: Sequence[Mention]
+    ) -> tuple[int, str] | None:
+        """The column of a tool to contact an address the clause gives (a phone number, an
+        email address, a channel), and the address's kind, when ``chosen`` has no param for
+        it: "send the flight details to my phone at +1 555 0100" asks for a message besides
+        the flight."""
+        kinds = [
+            m.kind
+            for m in mentions
+            if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
+        ]
+        if not kinds or set(kinds) & self._telling(chosen):
+            return None
+        names = self.index.names
+        best: int | None = None
+        for column, name in enumerate(names):
+            if set(kinds) & self._telling(name) and (best is None or row[column] > row[best]):
+                best = column
+        if best is None or float(row[best]) < self.settings.contact_floor:
+            return None
+        kind = next(k for k in kinds if k in self._telling(names[best]))
+        return best, _ADDRESS_WORDS.get(kind, kind)
+
+    def _telling(self, tool: str) -> set[str]:
+        if tool not in self.registry:
+            return set()
+        return telling_kinds(self.registry.get(tool).spec.params_schema)
+
+    def _beyond_topic(
+        self,
+        clause: Clause,
+        earlier: Clause,
+        row: np.ndarray[Any, Any],
+        mentions: Sequence[Mention],
+    ) -> int | None:
+        """The column of the tool an asking ``clause`` wants once the words it shares with
+        ``earlier`` (the clause whose step it seemed to ask for again) are set aside as its
+        topic: "borrow the book …; book me an Uber to pick up the book" asks for a taxi, not
+        the book again. Only a convincing fit (:attr:`OfflineSettings.beyond_topic`) that
+        was a close call to begin with (within :attr:`OfflineSettings.topic_gap` of the
+        clause's best tool) counts."""
+        if not clause.asks or _quotes_in(clause, mentions):
+            return None
+        shared = set(words(earlier.text))
+        kept = [w for w in clause.text.split() if not set(words(w)) & shared]
+        if not kept or len(kept) == len(clause.text.split()):
+            return None
+        rest = " ".join(kept)
+        names = self.index.names
+        scores = self.index.clause_scores([rest])
+        scores += self.settings.value_weight * self._value_scores([clause], mentions, names)
+        if self.phrases is not None:
+            vectors = self.index.embed_texts([rest])
+            scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
+        column = int(np.argmax(scores[0]))
+        if (
+            float(scores[0, column]) < self.settings.beyond_topic
+            or float(row[column]) < float(row.max()) - self.settings.topic_gap
+            or names[column] not in self.registry
+        ):
+            return None
+        return column
+
+    def _elaborates(self, clause: Clause, tool: str, before: str) -> bool:
+        """Whether ``clause``, which refers back ("it", "them") and fits ``tool`` best, only
+        says more about the step of ``before``: the words that point it at ``tool`` are in
+        what ``before`` does but not in its name ("order a pizza on Uber Eats and have it
+        delivered to 123 Main St": ordering food is "to be delivered to a location")."""
+        if tool == before or not _IT.search(clause.text):
+            return False
+        named = self.index.name_words(tool) & set(words(clause.text))
+        if not named or named & self.index.name_words(before):
+            return False
+        return named <= set(words(self.index.entries[before].search_text))
+
+    def _value_scores(
+        self, clauses: Sequence[Clause], mentions: Sequence[Mention], names: Sequence[str]
+    ) -> np.ndarray[Any, Any]:
+        """For each clause and tool, how telling the values the clause names are for the tool:
+        1 / (number of tools wanting that kind), the best kind named."""
+        result = np.zeros((len(clauses), len(names)), dtype=np.float32)
+        wanting: dict[str, list[int]] = {}
+        for column, name in enumerate(names):
+            if name in self.registry:
+                schema = self.registry.get(name).spec.params_schema
+                for kind in telling_kinds(schema):
+                    wanting.setdefault(kind, []).append(column)
+        for row, clause in enumerate(clauses):
+            for mention in mentions:
+                if clause.start <= mention.start < clause.end and mention.kind in wanting:
+                    columns = wanting[mention.kind]
+                    weight = 1.0 / len(columns)
+                    for column in columns:
+                        result[row, column] = max(result[row, column], weight)
+        return result
+
+
+def _in_order(picks: Sequence[Pick]) -> list[Pick]:
+    """The picks in the order they should run: as mentioned, except a clause that says it
+    comes first ("First, …") goes first and one that happens before the clause mentioned
+    just before it ("Prior to that, …", "… once the books arrive") goes before that one."""
+    ordered: list[Pick] = []
+    placed = -1  # where the pick before went: a second step of its clause goes right after
+    for pick in picks:
+        if ordered and pick.when.start == ordered[placed].when.start:
+            placed += 1
+        elif pick.when.first and ordered:
+            placed = 0
+        elif pick.when.earlier and ordered:
+            placed = len(ordered) - 1
+        else:
+            placed = len(ordered)
+        ordered.insert(placed, pick)
+    return ordered
