@@ -376,7 +376,10 @@ def _pick(
             inside = [
                 m
                 for m in mentions
-                if m.kind == kind and m.start not in exclude and passage.holds(m)
+                if m.kind == kind
+                and m.start not in exclude
+                and passage.holds(m)
+                and _could_be(kinds[0], m)
             ]
             if inside:
                 for mention in inside:
@@ -395,6 +398,14 @@ def _pick(
         if candidates:
             return min(candidates, key=lambda m: min(abs(m.start - start), abs(m.start - end)))
     return None
+
+
+def _could_be(wanted: MentionKind, mention: Mention) -> bool:
+    """Whether a mention of a looser kind could be the value a param wants first: a plain
+    number is a phone number only with enough digits ("5" is not; "5550100" may be)."""
+    if wanted == "phone" and mention.kind == "number":
+        return sum(c.isdigit() for c in mention.value) >= 7
+    return True
 
 
 def _typed(value: str, schema: dict[str, Any]) -> Any:

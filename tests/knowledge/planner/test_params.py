@@ -417,6 +417,15 @@ def test_a_phone_number_is_not_taken_as_the_message():
     assert filled.params == {"message": "on my way", "phone": "555-123-4567"}
 
 
+@pytest.mark.parametrize(
+    ("request_text", "phone"),
+    [("call the 5 people on the list", None), ("call 5550100 about the outage", "5550100")],
+)
+def test_a_plain_number_is_a_phone_number_only_with_enough_digits(request_text, phone):
+    filled = fill(schema(phone_number=text_param()), request_text)
+    assert filled.params.get("phone_number") == phone
+
+
 def test_a_value_goes_to_the_param_whose_words_are_next_to_it():
     # _pick's docstring: inside the clause, "nearest to the parameter's own words if they
     # occur"; its `name` argument is unused and the first quoted string goes to `repo`
