@@ -232,7 +232,7 @@ _TITLES = ("Dr.", "Mr.", "Mrs.", "Ms.", "Mx.", "Prof.")
 _NAME_WORD = (
     r"(?:(?:" + "|".join(re.escape(t) for t in _TITLES) + r")(?=\s+[A-Z])"
     r"|[A-Z]\.(?:[A-Z]\.?)+(?![\w])"  # initials: "U.S.", "U.K"
-    r"|[A-Z][\w'&\-]*|[A-Z]{2,})"
+    r"|[A-Z][\w'&\-]*|[A-Z]{2,}|[a-z][A-Z][\w'&\-]*)"  # and brands: "iPhone", "eBay"
 )
 #: Words that may join two names ("Bank of America") but do not end one.
 _JOINING = frozenset(["of", "the", "de", "and"])
@@ -296,8 +296,18 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
                 words.pop(0)
         if not words:
             continue
+        start = text.find(" ".join(words), start)
+        span_end = start + len(" ".join(words))
+        inside = [m for m in found if start <= m.start and m.end <= span_end]
+        if inside and all(m.kind == "number" for m in inside):
+            for number in inside:  # "iPhone 13", "Data Science 101": the number is the name's
+                found.remove(number)
+                taken.remove((number.start, number.end))
+        while len(words) > 1 and not free(start, start + len(" ".join(words))):
+            words.pop()  # "Bank of America 2023": the year is a value of its own
+            while len(words) > 1 and words[-1] in _JOINING:
+                words.pop()
         raw = " ".join(words)
-        start = text.find(raw, start)
         end = start + len(raw)
         if not free(start, end) or _sentence_start_only(text, start, raw):
             continue

@@ -298,6 +298,24 @@ def test_initials_are_one_name_not_single_letters(text, names):
     assert of_kind(text, "entity") == names
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("list it on eBay and buy an iPad", ["eBay", "iPad"]),
+        ("sell my Apple iPhone 12 on Amazon", ["Apple iPhone 12", "Amazon"]),
+        ("enrol me in Data Science 101", ["Data Science 101"]),
+    ],
+)
+def test_brands_and_model_numbers_belong_to_the_name(text, names):
+    assert of_kind(text, "entity") == names
+    assert of_kind(text, "number") == []
+
+
+def test_a_year_after_a_name_stays_a_year():
+    assert of_kind("the Bank of America 2023 report", "entity") == ["Bank of America"]
+    assert of_kind("the Bank of America 2023 report", "year") == ["2023"]
+
+
 def test_every_kind_in_one_request_in_order():
     text = (
         "On August 1, 2023 at 14:30 text 555-123-4567, mail ops@example.com the link "
