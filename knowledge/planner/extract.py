@@ -234,6 +234,14 @@ _NAME_WORD = (
     r"|[A-Z]\.(?:[A-Z]\.?)+(?![\w])"  # initials: "U.S.", "U.K"
     r"|[A-Z][\w'&\-]*|[A-Z]{2,}|[a-z][A-Z][\w'&\-]*)"  # and brands: "iPhone", "eBay"
 )
+#: US state and common country codes, which follow a place name (", CA", ", UK", ", USA").
+_REGION_CODES = frozenset(
+    """AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ
+    NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC US USA UK UAE""".split()  # noqa: SIM905
+)
+_REGION_AFTER = re.compile(
+    r",\s?(?:" + "|".join(sorted(_REGION_CODES, key=len, reverse=True)) + r")\b(?![\w'])"
+)
 #: Words that may join two names ("Bank of America") but do not end one.
 _JOINING = frozenset(["of", "the", "de", "and"])
 #: Capitalised words in a row ("Bank of America", "Dr. Jane Smith").
@@ -309,6 +317,10 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
                 words.pop()
         raw = " ".join(words)
         end = start + len(raw)
+        region = _REGION_AFTER.match(text, end)
+        if region is not None and free(end, region.end()):
+            end = region.end()  # "Stanford, CA", "London, UK": the place with its region
+            raw = text[start:end]
         if not free(start, end) or _sentence_start_only(text, start, raw):
             continue
         taken.append((start, end))

@@ -311,6 +311,19 @@ def test_brands_and_model_numbers_belong_to_the_name(text, names):
     assert of_kind(text, "number") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("deliver it to my place in Stanford, CA today", ["Stanford, CA"]),
+        ("fly from New York, USA to London, UK", ["New York, USA", "London, UK"]),
+        ("deploy Billing, QA first", ["Billing", "QA"]),
+        ("ask Bob, CEO of Acme", ["Bob", "CEO of Acme"]),
+    ],
+)
+def test_a_place_keeps_its_state_or_country_code(text, names):
+    assert of_kind(text, "entity") == names
+
+
 def test_a_year_after_a_name_stays_a_year():
     assert of_kind("the Bank of America 2023 report", "entity") == ["Bank of America"]
     assert of_kind("the Bank of America 2023 report", "year") == ["2023"]
