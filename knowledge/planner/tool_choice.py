@@ -178,8 +178,9 @@ class ToolChooser:
             return ToolChoice(picks=[])
         texts = [c.meaning for c in clauses]
         vectors = self.index.embed_texts(texts)
-        words_alone = self.index.clause_scores(texts, vectors)
-        words_alone += self.settings.value_weight * self._value_scores(clauses, mentions, names)
+        telling = {name: self._telling(name) for name in names}  # read once per request
+        values = self.settings.value_weight * _value_scores(clauses, mentions, names, telling)
+        words_alone = self.index.clause_scores(texts, vectors) + values
         scores = words_alone
         if self.phrases is not None:
             scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
@@ -201,7 +202,7 @@ class ToolChooser:
             remembered = None
             if self.phrases is not None and (column != unaided or not unaided_step):
                 remembered = self.phrases.nearest(vectors[row], names[column])
-            reach = self._contact_tool(clause, names[column], scores[row], mentions)
+            reach = self._contact_tool(clause, names[column], scores[row], mentions, telling)
             if reach is not None:
                 column_of, kind = reach
                 fit = float(scores[row, column_of])
@@ -213,7 +214,9 @@ class ToolChooser:
             if previous is not None and not (
                 _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
             ):
-                other = self._beyond_topic(clause, previous.clause, scores[row], mentions)
+                other = self._beyond_topic(
+                    clause, previous.clause, scores[row], values[row], mentions
+                )
                 if other is not None and all(p.tool != names[other] for p in picks):
                     fit = float(scores[row, other])
                     picks.append(Pick(clause=clause, tool=names[other], score=fit))
@@ -236,7 +239,12 @@ class ToolChooser:
         return choice
 
     def _contact_tool(
-        self, clause: Clause, chosen: str, row: np.ndarray[Any, Any], mentions: Sequence[Mention]
+        self,
+        clause: Clause,
+        chosen: str,
+        row: np.ndarray[Any, Any],
+        mentions: Sequence[Mention],
+        telling: dict[str, set[str]],
     ) -> tuple[int, str] | None:
         """The column of a tool to contact an address the clause gives (a phone number, an
         email address, a channel), and the address's kind, when ``chosen`` has no param for
@@ -247,16 +255,16 @@ class ToolChooser:
             for m in mentions
             if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
         ]
-        if not kinds or set(kinds) & self._telling(chosen):
+        if not kinds or set(kinds) & telling[chosen]:
             return None
         names = self.index.names
         best: int | None = None
         for column, name in enumerate(names):
-            if set(kinds) & self._telling(name) and (best is None or row[column] > row[best]):
+            if set(kinds) & telling[name] and (best is None or row[column] > row[best]):
                 best = column
         if best is None or float(row[best]) < self.settings.contact_floor:
             return None
-        kind = next(k for k in kinds if k in self._telling(names[best]))
+        kind = next(k for k in kinds if k in telling[names[best]])
         return best, _ADDRESS_WORDS.get(kind, kind)
 
     def _telling(self, tool: str) -> set[str]:
@@ -269,14 +277,16 @@ class ToolChooser:
         clause: Clause,
         earlier: Clause,
         row: np.ndarray[Any, Any],
+        values: np.ndarray[Any, Any],
         mentions: Sequence[Mention],
     ) -> int | None:
         """The column of the tool an asking ``clause`` wants once the words it shares with
         ``earlier`` (the clause whose step it seemed to ask for again) are set aside as its
         topic: "borrow the book …; book me an Uber to pick up the book" asks for a taxi, not
-        the book again. Only a convincing fit (:attr:`OfflineSettings.beyond_topic`) that
-        was a close call to begin with (within :attr:`OfflineSettings.topic_gap` of the
-        clause's best tool) counts."""
+        the book again. ``row`` is the clause's scores, ``values`` the part of them its
+        values gave. Only a convincing fit (:attr:`ChoiceSettings.beyond_topic`) that was a
+        close call to begin with (within :attr:`ChoiceSettings.topic_gap` of the clause's
+        best tool) counts."""
         if not clause.asks or _quotes_in(clause, mentions):
             return None
         shared = set(words(earlier.text))
@@ -285,8 +295,7 @@ class ToolChooser:
             return None
         rest = " ".join(kept)
         names = self.index.names
-        scores = self.index.clause_scores([rest])
-        scores += self.settings.value_weight * self._value_scores([clause], mentions, names)
+        scores = self.index.clause_scores([rest]) + values
         if self.phrases is not None:
             vectors = self.index.embed_texts([rest])
             scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
@@ -311,26 +320,28 @@ class ToolChooser:
             return False
         return named <= set(words(self.index.entries[before].search_text))
 
-    def _value_scores(
-        self, clauses: Sequence[Clause], mentions: Sequence[Mention], names: Sequence[str]
-    ) -> np.ndarray[Any, Any]:
-        """For each clause and tool, how telling the values the clause names are for the tool:
-        1 / (number of tools wanting that kind), the best kind named."""
-        result = np.zeros((len(clauses), len(names)), dtype=np.float32)
-        wanting: dict[str, list[int]] = {}
-        for column, name in enumerate(names):
-            if name in self.registry:
-                schema = self.registry.get(name).spec.params_schema
-                for kind in telling_kinds(schema):
-                    wanting.setdefault(kind, []).append(column)
-        for row, clause in enumerate(clauses):
-            for mention in mentions:
-                if clause.start <= mention.start < clause.end and mention.kind in wanting:
-                    columns = wanting[mention.kind]
-                    weight = 1.0 / len(columns)
-                    for column in columns:
-                        result[row, column] = max(result[row, column], weight)
-        return result
+
+def _value_scores(
+    clauses: Sequence[Clause],
+    mentions: Sequence[Mention],
+    names: Sequence[str],
+    telling: dict[str, set[str]],
+) -> np.ndarray[Any, Any]:
+    """For each clause and tool, how telling the values the clause names are for the tool:
+    1 / (number of tools wanting that kind), the best kind named."""
+    result = np.zeros((len(clauses), len(names)), dtype=np.float32)
+    wanting: dict[str, list[int]] = {}
+    for column, name in enumerate(names):
+        for kind in telling[name]:
+            wanting.setdefault(kind, []).append(column)
+    for row, clause in enumerate(clauses):
+        for mention in mentions:
+            if clause.start <= mention.start < clause.end and mention.kind in wanting:
+                columns = wanting[mention.kind]
+                weight = 1.0 / len(columns)
+                for column in columns:
+                    result[row, column] = max(result[row, column], weight)
+    return result
 
 
 def _in_order(picks: Sequence[Pick]) -> list[Pick]:
