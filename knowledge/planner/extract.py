@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from knowledge.search.lexical import QUOTED
+
 MentionKind = Literal[
     "quoted",
     "email",
@@ -79,9 +81,7 @@ _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
     (
         "quoted",
-        re.compile(
-            r"(?<![\w])(?:'(?P<q1>[^'\n]{1,200}?)'(?![\w])|\"(?P<q2>[^\"\n]{1,200}?)\"|“(?P<q3>[^”\n]{1,200}?)”|‘(?P<q4>[^’\n]{1,200}?)’)"
-        ),
+        QUOTED,
     ),
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("url", re.compile(r"\bhttps?://[^\s<>\"')]+[^\s<>\"').,;:!?]")),

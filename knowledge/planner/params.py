@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples
+from knowledge.search.lexical import TITLE_WORDS
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
 _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
@@ -309,7 +310,7 @@ def _example_in(examples: tuple[str, ...], text: str) -> tuple[str, int, int] | 
 
 
 #: Titles that say what a person is ("Dr. Smith" is a doctor).
-_TITLE_ROLES = {"dr": "doctor", "prof": "professor", "professor": "professor"}
+_TITLE_ROLES = {**TITLE_WORDS, "professor": "professor"}
 
 
 def _head_word(name: str) -> str:

@@ -8,7 +8,6 @@ changed and deletes tools that are gone.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,9 @@ from knowledge.search.clauses import read_clauses
 from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
-from knowledge.search.lexical import BM25, words
+from knowledge.search.lexical import BM25, QUOTED, words
 
 COLLECTION = "tools"
-#: A quoted value ("play 'The Sound of Music'"): its words name a value, not a tool.
-_QUOTED = re.compile(r"(?<![\w])'[^'\n]{1,200}?'(?![\w])|\"[^\"\n]{1,200}?\"|“[^”\n]{1,200}?”")
 #: Each ranking contributes this many candidates to the fusion.
 CANDIDATES = 50
 #: A clause's best tool leads the dense ranking only when it fits at least this well.
@@ -205,7 +202,7 @@ class ToolIndex:
         scores = vectors @ self._matrix.T
         for row, clause in enumerate(clauses):
             clause_words = words(clause)
-            terms = set(words(_QUOTED.sub(" ", clause)))  # a title's words ask for nothing
+            terms = set(words(QUOTED.sub(" ", clause)))  # a title's words ask for nothing
             for column, weights in enumerate(self._name_terms):
                 hit = sum(w for term, w in weights.items() if term in terms)
                 if hit:

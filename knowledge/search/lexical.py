@@ -107,9 +107,15 @@ def stem(word: str) -> str:
     return word
 
 
-#: A title before a name says what the person is ("Dr. Smith" is a doctor).
+#: A value in quotes ('…', "…", “…”, ‘…’), its text in group q1 … q4: a quoted title's
+#: words name a value, not what the request asks for.
+QUOTED = re.compile(
+    r"(?<![\w])(?:'(?P<q1>[^'\n]{1,200}?)'(?![\w])|\"(?P<q2>[^\"\n]{1,200}?)\"|"
+    r"“(?P<q3>[^”\n]{1,200}?)”|‘(?P<q4>[^’\n]{1,200}?)’)"
+)
+#: What a title before a name says the person is ("Dr. Smith" is a doctor).
+TITLE_WORDS = {"dr": "doctor", "prof": "professor"}
 _TITLE = re.compile(r"\b(Dr|Prof)\.?(?=\s+[A-Z])")
-_TITLE_WORDS = {"Dr": "doctor", "Prof": "professor"}
 #: The start of a street address just before "Dr" ("12 Party Dr"): a drive, not a doctor.
 _STREET_BEFORE = re.compile(r"\b\d+\s+(?:[A-Z][\w'-]*\s+){1,3}$")
 
@@ -121,7 +127,7 @@ def _titles_as_words(text: str) -> str:
     def word(match: re.Match[str]) -> str:
         if _STREET_BEFORE.search(text[: match.start()]):
             return match.group(0)
-        return _TITLE_WORDS[match.group(1)]
+        return TITLE_WORDS[match.group(1).lower()]
 
     return _TITLE.sub(word, text) if "Dr" in text or "Prof" in text else text
 
