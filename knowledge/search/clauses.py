@@ -7,6 +7,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
+from knowledge.search.lexical import literally
+
 #: Sentence and line ends, commas and the connectives that chain actions (the word is captured).
 _BOUNDARY = re.compile(
     r"(?:(?<=[.;!?])\s+|\s*\n\s*|,?\s+(?P<word>and then|then|after that|afterwards|"
@@ -19,14 +21,24 @@ _BOUNDARY = re.compile(
 _LEADING = re.compile(
     r"^(?P<word>prior to (?:that|this|it)|before (?:that|this|it|then)|but first|"
     r"first of all|first(?:ly)?|second(?:ly)?|third(?:ly)?|next|then|after that|afterwards|"
-    r"finally|lastly|last|once (?:that|this|it|you|we|I|everything)[^,]*|meanwhile|"
+    r"finally|lastly|last|once (?:that|this|it|you|we|I|everything|done|finished)[^,]*|meanwhile|"
+    r"in the mean ?time|"
     r"at the same time|in parallel|simultaneously|alongside|additionally|also|besides|"
     r"in addition|moreover|furthermore|and)\b[,\s]*",
     re.IGNORECASE,
 )
 #: Connectives after which a step may run alongside the previous one.
 PARALLEL_WORDS = frozenset(
-    {"meanwhile", "while", "at the same time", "in parallel", "simultaneously", "alongside"}
+    {
+        "meanwhile",
+        "in the meantime",
+        "in the mean time",
+        "while",
+        "at the same time",
+        "in parallel",
+        "simultaneously",
+        "alongside",
+    }
 )
 #: Connectives joining a clause mid-sentence that make it happen first ("call a taxi once the
 #: books arrive": the arrival comes first).
@@ -56,6 +68,9 @@ _ABBREVIATION = re.compile(
     r"\b(?:dr|mr|mrs|ms|prof|st|jr|sr|mt|ave|no|vs|etc|e\.g|i\.e|approx|dept|inc|ltd|co)\.$",
     re.IGNORECASE,
 )
+#: A street name's abbreviation ("Elm St.", "Park Ave."): a sentence end when a capital
+#: follows ("… to Elm St. Once done, …"), unlike "St. Louis".
+_STREET_END = re.compile(r"\b[A-Z][a-z]+\s+(?:St|Ave)\.$")
 #: Initials ("U.S.", "U.K."): a sentence end only when a capital follows.
 _INITIALS = re.compile(r"\b(?:[A-Z]\.){2,}$")
 #: Words that carry no request of their own: courtesy, helping verbs, pronouns, fillers.
@@ -102,8 +117,9 @@ class Clause(BaseModel):
 
     @property
     def meaning(self) -> str:
-        """The text to match tools against: the clause, after its lead-in when it has one."""
-        return f"{self.lead_in}, {self.text}" if self.lead_in else self.text
+        """The text to match tools against: the clause, after its lead-in when it has one,
+        idioms written as what they mean."""
+        return literally(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
 
 
 def read_clauses(text: str) -> list[Clause]:
@@ -112,7 +128,10 @@ def read_clauses(text: str) -> list[Clause]:
     position = 0
     connective = ""
     for match in _BOUNDARY.finditer(text):
-        if _ABBREVIATION.search(text[position : match.start()]):
+        before = text[position : match.start()]
+        if _ABBREVIATION.search(before) and not (
+            _STREET_END.search(before) and text[match.end() :][:1].isupper()
+        ):
             continue  # "Dr. Smith": not a sentence end
         if _INITIALS.search(text[position : match.start()]) and text[match.end() :][:1].islower():
             continue  # "a U.S. passport": not a sentence end

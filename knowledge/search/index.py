@@ -22,7 +22,7 @@ from knowledge.search.clauses import read_clauses
 from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
-from knowledge.search.lexical import BM25, QUOTED, words
+from knowledge.search.lexical import BM25, QUOTED, literally, words
 
 COLLECTION = "tools"
 #: Each ranking contributes this many candidates to the fusion.
@@ -136,7 +136,7 @@ class ToolIndex:
             return []
         limit = min(CANDIDATES, len(self.entries))
         clauses = [c.meaning for c in read_clauses(query) if c.text != query]
-        texts = [query, *clauses]
+        texts = [literally(query), *clauses]
         scores = self.clause_scores(texts)
         dense = self._clause_first(scores[1:] if clauses else scores, scores.max(axis=0))[:limit]
         lexical = [self._names[i] for i, _ in self._lexical.rank(query, limit)]

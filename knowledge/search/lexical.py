@@ -82,6 +82,7 @@ STOP_WORDS = frozenset(
 )
 
 
+#: Endings :func:`stem` trims, and what it puts back, tried in this order.
 _ENDINGS = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
 
 
@@ -89,14 +90,7 @@ def stem(word: str) -> str:
     """A light English stemmer: enough to match plural, -ing and -ed forms of the same word."""
     if len(word) <= 3 or word.isdigit():
         return word
-    for suffix, keep in (
-        ("ies", "y"),
-        ("sses", "ss"),
-        ("ing", ""),
-        ("ed", ""),
-        ("es", ""),
-        ("s", ""),
-    ):
+    for suffix, keep in _ENDINGS:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             base = word[: len(word) - len(suffix)] + keep
             if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2]:
@@ -132,9 +126,32 @@ def _titles_as_words(text: str) -> str:
     return _TITLE.sub(word, text) if "Dr" in text or "Prof" in text else text
 
 
+#: Idioms whose words would point at the wrong tool, and what they mean ("feeling under the
+#: weather" asks for no forecast).
+IDIOMS = {
+    "under the weather": "unwell",
+    "attend to": "handle",
+    "call it a day": "stop",
+    "hit the road": "leave",
+    "hit the books": "study",
+    "touch base": "talk",
+    "in the loop": "informed",
+    "on the same page": "agreed",
+    "ring a bell": "seem familiar",
+    "break the bank": "cost too much",
+    "piece of cake": "easy",
+}
+_IDIOM = re.compile(r"\b(?:" + "|".join(re.escape(i) for i in IDIOMS) + r")\b", re.IGNORECASE)
+
+
+def literally(text: str) -> str:
+    """``text`` with idioms written as what they mean (:data:`IDIOMS`)."""
+    return _IDIOM.sub(lambda m: IDIOMS[m.group(0).lower()], text)
+
+
 def words(text: str) -> list[str]:
     """The index terms of ``text``."""
-    text = _titles_as_words(text)
+    text = _titles_as_words(literally(text))
     spaced = _CAMEL.sub(" ", text).lower()
     return [stem(w) for w in _WORD.findall(spaced) if w not in STOP_WORDS]
 

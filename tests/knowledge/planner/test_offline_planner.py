@@ -671,3 +671,11 @@ def test_a_value_the_tool_refuses_is_asked_for_and_the_question_says_why(file_pl
     assert result.question is not None
     assert "'/etc/passwd' was refused" in result.question
     assert "relative to the workspace" in result.question
+
+
+def test_an_idiom_asks_for_nothing_its_words_name(planner):
+    """Feeling "under the weather" asks for no forecast: the step is the message."""
+    result = planned(
+        planner, "I'm feeling under the weather today. Please text +1 555 010 0199 that I'm out"
+    )
+    assert [step.tool for step in result.blueprint.steps] == ["sms.send"]

@@ -59,6 +59,7 @@ def test_once_that_is_done_orders_what_follows():
         ("restart the web service and at the same time page the on-call", "at the same time"),
         ("deploy the api and simultaneously restart the cache", "simultaneously"),
         ("run the tests while you deploy the api", "while"),
+        ("order a pizza. In the meantime, call the lawyer", "in the meantime"),
     ],
 )
 def test_parallel_connectives(text, word):
@@ -171,6 +172,22 @@ def test_an_abbreviation_does_not_end_the_sentence():
     assert [c.text for c in clauses] == [
         "Book an appointment with Dr. Smith about my flu",
         "Then call Mr. Jones",
+    ]
+
+
+def test_a_street_abbreviation_ends_the_sentence_before_a_capital():
+    # "Elm St. Once done, …": the street ends the sentence, and "once done" orders the list
+    text = "Send the picture to 12 Elm St. Once done, list it on eBay. Then fly to St. Louis"
+    clauses = clauses_of(text)
+    assert [c.text for c in clauses] == [
+        "Send the picture to 12 Elm St",
+        "list it on eBay",
+        "Then fly to St. Louis",
+    ]
+    assert clauses[1].connective == "once"
+    assert [c.text for c in clauses_of("Meet me at Main St. station, then call Bob")] == [
+        "Meet me at Main St. station",
+        "call Bob",
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.search.fusion import reciprocal_rank_fusion
-from knowledge.search.lexical import BM25, stem, words
+from knowledge.search.lexical import BM25, literally, stem, words
 
 
 def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
@@ -37,6 +37,15 @@ def test_brand_words_with_one_lowercase_letter_first_stay_whole():
 )
 def test_a_title_before_a_name_is_the_word_it_stands_for(text, found):
     assert words(text) == found
+
+
+def test_idioms_are_read_as_what_they_mean():
+    text = "I've been feeling Under the Weather, and I have bills to attend to"
+    assert literally(text) == "I've been feeling unwell, and I have bills to handle"
+    assert "weather" not in words(text)
+    assert "attend" not in words(text)
+    assert words("what is the weather in Paris") == ["weather", "pari"]  # only the idiom
+    assert literally("attend the weekly meeting") == "attend the weekly meeting"
 
 
 def test_bm25_ranks_the_document_sharing_the_rare_words_first():
