@@ -94,7 +94,8 @@ class OfflinePlanner:
         mentions = find_mentions(request, today=self.today)
         choice = self.chooser.choose(clauses, mentions)
         if not choice.picks:
-            best = ", ".join(considered[:3]) or "none"
+            closest = considered[:3] or [hit.name for hit in self.index.search(request, 3)]
+            best = ", ".join(closest) or "none"
             return PlanResult(
                 request=request,
                 question=(

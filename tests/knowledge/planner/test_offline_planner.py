@@ -679,3 +679,12 @@ def test_an_idiom_asks_for_nothing_its_words_name(planner):
         planner, "I'm feeling under the weather today. Please text +1 555 010 0199 that I'm out"
     )
     assert [step.tool for step in result.blueprint.steps] == ["sms.send"]
+
+
+def test_the_question_for_a_request_no_tool_fits_names_the_closest_tools(planner):
+    """Without a retrieval from the caller, the planner names the closest tools itself."""
+    result = planner.plan("what a lovely morning for a walk in the park")
+    assert result.blueprint is None
+    named = result.question.rsplit("closest tools: ", 1)[1].rstrip(")").split(", ")
+    assert len(named) == 3
+    assert set(named) <= {spec.name for spec in SPECS}
