@@ -7,7 +7,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.search.lexical import literally
+from knowledge.search.lexical import QUOTED, literally
 
 #: Sentence and line ends, commas and the connectives that chain actions (the word is captured).
 _BOUNDARY = re.compile(
@@ -118,8 +118,18 @@ class Clause(BaseModel):
     @property
     def meaning(self) -> str:
         """The text to match tools against: the clause, after its lead-in when it has one,
-        idioms written as what they mean."""
-        return literally(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
+        idioms written as what they mean and quoted messages left out ("text Bob 'the build
+        is green'" asks for a text, whatever the message says)."""
+        text = literally(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
+        return QUOTED.sub(_title_or_ellipsis, text)
+
+
+#: A quoted value of this many words or more is a message (what to write), not a title.
+MESSAGE_WORDS = 4
+
+
+def _title_or_ellipsis(quote: re.Match[str]) -> str:
+    return quote.group(0) if len(quote.group(0).split()) < MESSAGE_WORDS else "'…'"
 
 
 def read_clauses(text: str) -> list[Clause]:
@@ -127,7 +137,10 @@ def read_clauses(text: str) -> list[Clause]:
     pieces: list[tuple[int, int, str]] = []
     position = 0
     connective = ""
+    quoted = [m.span() for m in QUOTED.finditer(text)]
     for match in _BOUNDARY.finditer(text):
+        if any(start < match.start() < end for start, end in quoted):
+            continue  # "text them 'Running late. Start without me.'": one message
         before = text[position : match.start()]
         if _ABBREVIATION.search(before) and not (
             _STREET_END.search(before) and text[match.end() :][:1].isupper()

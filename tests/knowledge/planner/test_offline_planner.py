@@ -688,3 +688,30 @@ def test_the_question_for_a_request_no_tool_fits_names_the_closest_tools(planner
     named = result.question.rsplit("closest tools: ", 1)[1].rstrip(")").split(", ")
     assert len(named) == 3
     assert set(named) <= {spec.name for spec in SPECS}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "param", "message"),
+    [
+        (
+            "Text +1 555 010 0199 'Deploy the api to production and page the on-call now'",
+            "sms.send",
+            "message",
+            "Deploy the api to production and page the on-call now",
+        ),
+        (
+            "Post 'the deploy of the api failed, rolling back' to #ops",
+            "slack.post_message",
+            "text",
+            "the deploy of the api failed, rolling back",
+        ),
+    ],
+)
+def test_a_quoted_message_is_what_to_write_not_steps_to_run(
+    planner, request_text, tool, param, message
+):
+    """The message's words (deploy, page, roll back) name tools, but the request asks for
+    one message: no deploy, page or rollback step."""
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert step.tool == tool
+    assert step.params[param] == message

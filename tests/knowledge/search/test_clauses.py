@@ -191,6 +191,23 @@ def test_a_street_abbreviation_ends_the_sentence_before_a_capital():
     ]
 
 
+def test_quoted_text_is_never_split():
+    text = (
+        "Text Bob 'Build is green. Deploy starts now, then the smoke tests.' Then borrow "
+        "'Landlord and Tenant Law' from the library"
+    )
+    assert [(c.text, c.connective) for c in clauses_of(text)] == [
+        ("Text Bob 'Build is green. Deploy starts now, then the smoke tests.'", ""),
+        ("borrow 'Landlord and Tenant Law' from the library", "then"),
+    ]
+
+
+def test_the_meaning_of_a_clause_leaves_out_a_quoted_message_but_keeps_a_title():
+    message, title = clauses_of("Text Bob 'the deploy failed, rolling back' and play 'Heroes'")
+    assert message.meaning == "Text Bob '…'"
+    assert title.meaning == "play 'Heroes'"
+
+
 def test_initials_end_the_sentence_only_before_a_capital():
     text = "I need a U.S. passport for my trip. Then book a flight"
     assert [c.text for c in clauses_of(text)] == [
