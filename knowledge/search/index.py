@@ -29,6 +29,10 @@ COLLECTION = "tools"
 CANDIDATES = 50
 #: A clause's best tool leads the dense ranking only when it fits at least this well.
 CLAUSE_BEST_FLOOR = 0.3
+#: After the clauses' best tools, the rest rank by their score minus this share of the best
+#: score of the clause they fit: a close second to an unsure clause's best ("book … for the
+#: delivery": a car, or the delivery?) before a distant second to a sure one.
+RUNNER_UP_SHARE = 0.6
 #: Weight of the tool-name words a clause contains, next to cosine similarity (see
 #: :meth:`ToolIndex.clause_scores`).
 NAME_WORD_WEIGHT = 0.3
@@ -127,10 +131,11 @@ class ToolIndex:
 
         The dense ranking reads the query as clauses (a request for three things should find
         three tools): first each clause's best tool (surest clause first), then every other
-        tool by its best score against the whole query or any clause; scores are those of
-        :meth:`clause_scores`. The lexical ranking is BM25 over the whole query. The two are
-        fused by reciprocal rank, the lexical one weighing 1 / clauses²: over a long request
-        BM25 favours the tool sharing its most repeated words, not one tool per thing asked.
+        tool by how close it comes to a clause's best (:data:`RUNNER_UP_SHARE`); scores are
+        those of :meth:`clause_scores` (of the whole query, when it is one clause). The lexical
+        ranking is BM25 over the whole query. The two are fused by reciprocal rank, the lexical
+        one weighing 1 / clauses²: over a long request BM25 favours the tool sharing its most
+        repeated words, not one tool per thing asked.
         """
         if not self.entries or self._lexical is None:
             return []
@@ -138,7 +143,7 @@ class ToolIndex:
         clauses = [c.meaning for c in read_clauses(query) if c.text != query]
         texts = [literally(query), *clauses]
         scores = self.clause_scores(texts)
-        dense = self._clause_first(scores[1:] if clauses else scores, scores.max(axis=0))[:limit]
+        dense = self._clause_first(scores[1:] if clauses else scores)[:limit]
         lexical = [self._names[i] for i, _ in self._lexical.rank(query, limit)]
         fused = reciprocal_rank_fusion(
             [dense, lexical], weights=[1.0, 1.0 / max(1, len(clauses)) ** 2]
@@ -156,11 +161,9 @@ class ToolIndex:
             for name, score in fused[:k]
         ]
 
-    def _clause_first(
-        self, per_clause: np.ndarray[Any, Any], overall: np.ndarray[Any, Any]
-    ) -> list[str]:
+    def _clause_first(self, per_clause: np.ndarray[Any, Any]) -> list[str]:
         """Tool names: each clause's best tool (when it fits), surest clause first, then the
-        rest by ``overall``."""
+        rest by how close they come to some clause's best (see :data:`RUNNER_UP_SHARE`)."""
         ranking: list[str] = []
         best = per_clause.max(axis=1)
         for row in np.argsort(-best, kind="stable"):
@@ -169,7 +172,8 @@ class ToolIndex:
             name = self._names[int(np.argmax(per_clause[row]))]
             if name not in ranking:
                 ranking.append(name)
-        for column in np.argsort(-overall, kind="stable"):
+        closeness = (per_clause - RUNNER_UP_SHARE * best[:, None]).max(axis=0)
+        for column in np.argsort(-closeness, kind="stable"):
             if self._names[column] not in ranking:
                 ranking.append(self._names[column])
         return ranking

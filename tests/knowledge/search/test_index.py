@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from chromadb.api.types import Documents, Embeddings
 
@@ -163,3 +164,19 @@ def test_a_request_for_several_things_finds_one_tool_per_thing(tmp_path):
     hits = index.search(query, 3)
     assert {hit.name for hit in hits} == {"fleet.deploy", "oncall.page", "chat.post"}
     assert all(hit.dense_rank is not None and hit.dense_rank <= 3 for hit in hits)
+
+
+def test_after_each_clause_s_best_a_close_second_to_an_unsure_clause_comes_first(tmp_path):
+    """Clause 1 is sure of the deploy tool (0.9; rollback a distant 0.6); clause 2 is unsure
+    (page 0.4, chat 0.38). The chat tool is likelier to be what was asked for than the
+    rollback, though its score is lower."""
+    index = ToolIndex(tmp_path)
+    index.sync(FLEET)
+    column = {name: i for i, name in enumerate(index.names)}
+    per_clause = np.zeros((2, len(FLEET)), dtype=np.float32)
+    fits = [{"fleet.deploy": 0.9, "fleet.rollback": 0.6}, {"oncall.page": 0.4, "chat.post": 0.38}]
+    for row, scores in enumerate(fits):
+        for name, score in scores.items():
+            per_clause[row, column[name]] = score
+    ranking = index._clause_first(per_clause)
+    assert ranking[:4] == ["fleet.deploy", "oncall.page", "chat.post", "fleet.rollback"]
