@@ -27,6 +27,10 @@ from knowledge.search.lexical import BM25, QUOTED, literally, words
 COLLECTION = "tools"
 #: Each ranking contributes this many candidates to the fusion.
 CANDIDATES = 50
+#: The lexical ranking's weight in the fusion (for a one-clause request; less for more
+#: clauses): the dense scores carry the tool-name words already, so BM25 mostly breaks ties
+#: and finds words MiniLM does not know (identifiers, product names).
+LEXICAL_WEIGHT = 0.5
 #: A clause's best tool leads the dense ranking only when it fits at least this well.
 CLAUSE_BEST_FLOOR = 0.3
 #: After the clauses' best tools, the rest rank by their score minus this share of the best
@@ -134,8 +138,8 @@ class ToolIndex:
         tool by how close it comes to a clause's best (:data:`RUNNER_UP_SHARE`); scores are
         those of :meth:`clause_scores` (of the whole query, when it is one clause). The lexical
         ranking is BM25 over the whole query. The two are fused by reciprocal rank, the lexical
-        one weighing 1 / clauses²: over a long request BM25 favours the tool sharing its most
-        repeated words, not one tool per thing asked.
+        one weighing :data:`LEXICAL_WEIGHT` / clauses²: over a long request BM25 favours the
+        tool sharing its most repeated words, not one tool per thing asked.
         """
         if not self.entries or self._lexical is None:
             return []
@@ -146,7 +150,7 @@ class ToolIndex:
         dense = self._clause_first(scores[1:] if clauses else scores)[:limit]
         lexical = [self._names[i] for i, _ in self._lexical.rank(query, limit)]
         fused = reciprocal_rank_fusion(
-            [dense, lexical], weights=[1.0, 1.0 / max(1, len(clauses)) ** 2]
+            [dense, lexical], weights=[1.0, LEXICAL_WEIGHT / max(1, len(clauses)) ** 2]
         )
         dense_rank = {name: i for i, name in enumerate(dense, start=1)}
         lexical_rank = {name: i for i, name in enumerate(lexical, start=1)}

@@ -180,3 +180,15 @@ def test_after_each_clause_s_best_a_close_second_to_an_unsure_clause_comes_first
             per_clause[row, column[name]] = score
     ranking = index._clause_first(per_clause)
     assert ranking[:4] == ["fleet.deploy", "oncall.page", "chat.post", "fleet.rollback"]
+
+
+def test_a_hit_s_score_fuses_its_dense_and_lexical_ranks(tmp_path):
+    """One clause: dense rank weighs 1, lexical rank LEXICAL_WEIGHT (0.5, the dense scores
+    carry the tool-name words already); each rank r adds weight / (60 + r)."""
+    index = ToolIndex(tmp_path)
+    index.sync(FLEET)
+    for hit in index.search("open a ticket about the failed deploy", k=5):
+        expected = 1.0 / (60 + hit.dense_rank) if hit.dense_rank else 0.0
+        if hit.lexical_rank:
+            expected += 0.5 / (60 + hit.lexical_rank)
+        assert hit.score == pytest.approx(expected, abs=1e-6)
