@@ -146,7 +146,7 @@ def read_clauses(text: str) -> list[Clause]:
             _STREET_END.search(before) and text[match.end() :][:1].isupper()
         ):
             continue  # "Dr. Smith": not a sentence end
-        if _INITIALS.search(text[position : match.start()]) and text[match.end() :][:1].islower():
+        if _INITIALS.search(before) and text[match.end() :][:1].islower():
             continue  # "a U.S. passport": not a sentence end
         pieces.append((position, match.start(), connective))
         connective = (match.group("word") or "").lower()
