@@ -11,7 +11,8 @@ Conditions:
 2. **offline planner cold** — no exemplars, every sample (and the test split, for comparison).
 3. **offline planner warm** — exemplar memory (accepted requests with their ground-truth
    blueprints, as a person would have accepted them) filled from a training split; evaluated
-   on the disjoint test split (seeded shuffle, split printed).
+   on the disjoint test split (seeded shuffle, split printed); cold and warm are also run on
+   four more splits (the next seeds) and averaged, since 133 test requests are few.
 
 Planned graphs are scored with TaskBench's metrics: nodes are step tools, edges are
 (dependency's tool, step's tool) pairs, param names ``tool-name`` and values ``tool-name-value``
@@ -191,10 +192,60 @@ def registry_of(catalog: list[CatalogEntry]) -> ToolRegistry:
     )
 
 
+def split(samples: list[dict[str, Any]], seed: int) -> tuple[list[Any], list[Any]]:
+    """A seeded half/half train/test split (each half in the data's order)."""
+    order = list(range(len(samples)))
+    random.Random(seed).shuffle(order)
+    half = len(samples) // 2
+    return [samples[i] for i in sorted(order[:half])], [samples[i] for i in sorted(order[half:])]
+
+
+def exemplars_of(train: list[dict[str, Any]]) -> list[ExemplarInfo]:
+    """The training samples as accepted exemplars."""
+    return [
+        ExemplarInfo(
+            id=i,
+            request=s["instruction"],
+            blueprint=accepted_blueprint(s),
+            workflow_id=i,
+            version_id=i,
+            accepted_how="approved",
+            accepted_by="taskbench-train",
+            created_at=datetime.now(UTC),
+        )
+        for i, s in enumerate(train, start=1)
+    ]
+
+
+def cold_and_warm(
+    index: ToolIndex,
+    registry: ToolRegistry,
+    train: list[dict[str, Any]],
+    test: list[dict[str, Any]],
+    directory: Path,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """F1 per metric on ``test``: cold, and warm with exemplar memory filled from ``train``."""
+    cold, _, _ = evaluate(OfflinePlanner(index, registry), test, None)
+    exemplars = exemplars_of(train)
+    exemplar_index = ExemplarIndex(directory, embedding_function=index.embed)
+    exemplar_index.sync(exemplars)
+    phrases = ToolPhrases(index)
+    phrases.learn(exemplars)
+    warm, _, _ = evaluate(OfflinePlanner(index, registry, phrases=phrases), test, exemplar_index)
+    return cold, warm
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--more-splits",
+        type=int,
+        default=4,
+        help="also run cold and warm on this many other splits (seeds after --seed), to show "
+        "how much of the warm figure is the split",
+    )
     args = parser.parse_args()
     catalog = load_catalog(args.data)
     samples = load_samples(args.data)
@@ -205,11 +256,7 @@ def main() -> None:
         for s in samples
     ]
     ceiling = sum(reachable) / len(reachable)
-    order = list(range(len(samples)))
-    random.Random(args.seed).shuffle(order)
-    half = len(samples) // 2
-    train = [samples[i] for i in sorted(order[:half])]
-    test = [samples[i] for i in sorted(order[half:])]
+    train, test = split(samples, args.seed)
     print(f"TaskBench Daily Life APIs: {len(catalog)} tools, {len(samples)} samples")
     print(f"  (recall ceiling {ceiling:.4f}: some samples use tools not in the catalog)")
     print(f"  split (seed {args.seed}): {len(train)} train / {len(test)} test")
@@ -225,19 +272,7 @@ def main() -> None:
         cold = OfflinePlanner(index, registry)
         cold_all, cold_times, cold_paths = evaluate(cold, samples, None)
         cold_test, _, _ = evaluate(cold, test, None)
-        exemplars = [
-            ExemplarInfo(
-                id=i,
-                request=s["instruction"],
-                blueprint=accepted_blueprint(s),
-                workflow_id=i,
-                version_id=i,
-                accepted_how="approved",
-                accepted_by="taskbench-train",
-                created_at=datetime.now(UTC),
-            )
-            for i, s in enumerate(train, start=1)
-        ]
+        exemplars = exemplars_of(train)
         exemplar_index = ExemplarIndex(Path(tmp) / "exemplars", embedding_function=index.embed)
         exemplar_index.sync(exemplars)
         phrases = ToolPhrases(index)
@@ -245,6 +280,11 @@ def main() -> None:
         warm = OfflinePlanner(index, registry, phrases=phrases)
         warm_test, warm_times, warm_paths = evaluate(warm, test, exemplar_index)
         warm_recall5 = warm_recall_at(index, phrases, test, 5)
+        other_seeds = [args.seed + n for n in range(1, args.more_splits + 1)]
+        others = [
+            cold_and_warm(index, registry, *split(samples, seed), Path(tmp) / f"split-{seed}")
+            for seed in other_seeds
+        ]
 
     def verdict(value: float, target: float) -> str:
         return "PASS" if value >= target else "FAIL"
@@ -275,6 +315,24 @@ def main() -> None:
         f"{verdict(warm_test['edge'], TARGETS['warm_edge_f1'])}, "
         f"param name {warm_test['name']:.4f}, value {warm_test['value']:.4f}; paths {warm_paths}"
     )
+    if others:
+        for seed, (cold_other, warm_other) in zip(other_seeds, others, strict=True):
+            print(
+                f"  split seed {seed}: cold node {cold_other['node']:.4f} edge "
+                f"{cold_other['edge']:.4f} → warm node {warm_other['node']:.4f} edge "
+                f"{warm_other['edge']:.4f}"
+            )
+    every = [(cold_test, warm_test), *others]
+    mean = {
+        f"{condition}_{metric}": statistics.fmean(pair[i][metric] for pair in every)
+        for i, condition in enumerate(("cold", "warm"))
+        for metric in ("node", "edge")
+    }
+    print(
+        f"mean over {len(every)} splits (seeds {args.seed}…{args.seed + args.more_splits}): "
+        f"cold test node {mean['cold_node']:.4f} edge {mean['cold_edge']:.4f} → warm node "
+        f"{mean['warm_node']:.4f} edge {mean['warm_edge']:.4f}"
+    )
     plan_ms = statistics.median(cold_times)
     print(
         f"median planning latency: cold {plan_ms:.1f} ms (target ≤ {TARGET_PLAN_MS}) "
@@ -295,6 +353,11 @@ def main() -> None:
                 "cold_test_node_f1": round(cold_test["node"], 4),
                 "cold_test_edge_f1": round(cold_test["edge"], 4),
                 "warm_recall_at_5": round(warm_recall5, 4),
+                "splits": len(every),
+                "mean_split_cold_node_f1": round(mean["cold_node"], 4),
+                "mean_split_cold_edge_f1": round(mean["cold_edge"], 4),
+                "mean_split_warm_node_f1": round(mean["warm_node"], 4),
+                "mean_split_warm_edge_f1": round(mean["warm_edge"], 4),
                 "median_warm_plan_ms": round(statistics.median(warm_times), 2),
                 "median_search_ms": round(search_ms, 2),
                 "recall_ceiling": round(ceiling, 4),

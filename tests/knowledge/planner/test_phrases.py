@@ -353,3 +353,27 @@ def test_a_remembered_plan_shapes_the_very_next_plan(index, tmp_path):
     assert warm.exemplar_ids == [RIDE.id]
     assert offline.phrases is not None and offline.phrases.phrases == [LEARNED_REQUEST]
     assert planner.plan(LEARNED_REQUEST).path.value == "exemplar"  # the same request: adapted
+
+
+def _remembered_at(similarities: list[float]) -> np.ndarray:
+    """Unit vectors whose cosine with the first axis is each of ``similarities``."""
+    rows = np.zeros((len(similarities), len(similarities) + 1), dtype=np.float32)
+    for i, similarity in enumerate(similarities):
+        rows[i, 0] = similarity
+        rows[i, i + 1] = np.sqrt(1 - similarity**2)
+    return rows
+
+
+def test_one_nearest_clause_does_not_outvote_four_that_agree(index):
+    """A single near-duplicate attributed to another tool (attribution is a best guess) must
+    not outweigh four slightly less similar clauses that agree."""
+    memory = ToolPhrases(index)
+    odd, agreed = index.names[0], index.names[1]
+    memory.vectors = _remembered_at([0.95, 0.8, 0.8, 0.8, 0.8])
+    memory.tools = [odd, agreed, agreed, agreed, agreed]
+    memory.phrases = ["near"] + ["agreeing"] * 4
+    memory.exemplar_ids = [1, 2, 3, 4, 5]
+    query = np.zeros((1, 6), dtype=np.float32)
+    query[0, 0] = 1.0
+    votes = memory.scores(query, index.names)[0]
+    assert votes[1] > 2 * votes[0] > 0
