@@ -93,8 +93,8 @@ def stem(word: str) -> str:
     for suffix, keep in _ENDINGS:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             base = word[: len(word) - len(suffix)] + keep
-            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2]:
-                base = base[:-1]  # running → run, stopped → stop
+            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2] not in "lsz":
+                base = base[:-1]  # running → run, stopped → stop; installing → install
             return base
     if word.endswith("e") and len(word) >= 4 and word[-2] not in "aeiou":
         return word[:-1]  # drive → driv, like driving

@@ -13,6 +13,9 @@ def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
     assert words("staging") == ["stag"]
     assert stem("deploys") == stem("deploying") == stem("deployed") == "deploy"
     assert stem("running") == "run" and stem("stopped") == "stop"
+    # … but a double l, s or z is the word's own: "installing" asks to install
+    assert stem("installing") == stem("installed") == stem("install") == "install"
+    assert stem("passed") == "pass" and stem("buzzing") == "buzz" and stem("billing") == "bill"
     assert stem("policies") == "policy"
     assert stem("bus") == "bus"  # too short to trim
     assert stem("drive") == stem("driving") == stem("drives") == "driv"
