@@ -51,6 +51,7 @@ STOP_WORDS = frozenset(
         "me",
         "my",
         "need",
+        "not",  # a stop word before stemming: "note" (→ not) is a word, "not" is none
         "of",
         "on",
         "or",

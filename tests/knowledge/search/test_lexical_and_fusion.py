@@ -20,6 +20,8 @@ def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
     assert stem("bus") == "bus"  # too short to trim
     assert stem("drive") == stem("driving") == stem("drives") == "driv"
     assert stem("free") == "free"  # a silent e only after a consonant
+    # "note" trims to "not"; the word "not" is a stop word, so it names no note tool
+    assert words("do not forget") == ["forget"] and words("take notes") == ["tak", "not"]
 
 
 def test_brand_words_with_one_lowercase_letter_first_stay_whole():
