@@ -83,23 +83,77 @@ STOP_WORDS = frozenset(
 )
 
 
-#: Endings :func:`stem` trims, and what it puts back, tried in this order.
-_ENDINGS = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+#: Words that look inflected but are not ("news" is no plural of "new").
+_INVARIANT = frozenset({"news", "series", "species", "always", "perhaps", "during"})
+_VOWELS = "aeiou"
+
+
+def _is_consonant(word: str, i: int) -> bool:
+    if word[i] in _VOWELS:
+        return False
+    return word[i] != "y" or i == 0 or not _is_consonant(word, i - 1)
+
+
+def _measure(word: str) -> int:
+    """Porter's m: how many vowel-consonant sequences ``word`` has ("tree" 0, "trouble" 1,
+    "private" 2)."""
+    kinds = "".join("c" if _is_consonant(word, i) else "v" for i in range(len(word)))
+    return len(re.findall(r"v+c+", kinds))
+
+
+def _ends_cvc(word: str) -> bool:
+    """Whether ``word`` ends consonant-vowel-consonant, the last not w, x or y ("hop", "car"):
+    a short syllable whose silent e ("hope", "care") belongs to the word."""
+    return (
+        len(word) >= 3
+        and _is_consonant(word, -3 % len(word))
+        and not _is_consonant(word, len(word) - 2)
+        and _is_consonant(word, len(word) - 1)
+        and word[-1] not in "wxy"
+    )
+
+
+def _trim_suffix(word: str) -> str:
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "i"  # policies → polici, like policy
+    for suffix in ("ing", "ed"):
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 3 and any(v in base for v in _VOWELS):
+            if base.endswith(("at", "bl", "iz")):
+                return base + "e"  # updating → update
+            if (
+                base[-1] == base[-2]
+                and base[-1] not in "lsz"
+                and _is_consonant(base, -1 % len(base))
+            ):
+                return base[:-1]  # running → run; installing → install
+            if _measure(base) == 1 and _ends_cvc(base):
+                return base + "e"  # driving → drive, caring → care
+            return base
+    if word.endswith("es") and word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+        return word[:-2]  # taxes → tax, dishes → dish
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]  # shares → share, notes → note
+    return word
 
 
 def stem(word: str) -> str:
-    """A light English stemmer: enough to match plural, -ing and -ed forms of the same word."""
-    if len(word) <= 3 or word.isdigit():
+    """A light English stemmer after Porter's first and last steps: plural, -ing and -ed forms
+    of a word meet ("drives", "driving", "drive"; "updated", "update"), and a silent e stays
+    where it tells words apart ("care" is not "car", "note" is not "not")."""
+    if len(word) <= 3 or word.isdigit() or word in _INVARIANT:
         return word
-    for suffix, keep in _ENDINGS:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            base = word[: len(word) - len(suffix)] + keep
-            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2] not in "lsz":
-                base = base[:-1]  # running → run, stopped → stop; installing → install
-            return base
-    if word.endswith("e") and len(word) >= 4 and word[-2] not in "aeiou":
-        return word[:-1]  # drive → driv, like driving
-    return word
+    base = _trim_suffix(word)
+    if base.endswith("y") and len(base) > 3 and _is_consonant(base, len(base) - 2):
+        base = base[:-1] + "i"  # policy → polici, like policies
+    if base.endswith("e") and len(base) > 3:
+        rest = base[:-1]
+        measure = _measure(rest)
+        if measure > 1 or (measure == 1 and not _ends_cvc(rest)):
+            return rest  # update → updat, course → cours; drive, care, note stay
+    return base
 
 
 #: A value in quotes ('…', "…", “…”, ‘…’), its text in group q1 … q4: a quoted title's
