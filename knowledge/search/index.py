@@ -201,7 +201,9 @@ class ToolIndex:
         """How well each tool fits each clause: a ``(clauses, tools)`` matrix of cosine
         similarity plus :data:`NAME_WORD_WEIGHT` times the share (by rarity) of the tool's
         name words that the clause contains outside quotes ("email" in a clause points at
-        ``send_email``; "Music" in "watch 'The Sound of Music'" does not).
+        ``send_email``; "Music" in "watch 'The Sound of Music'" does not), plus
+        :data:`EXAMPLE_WEIGHT` for param examples named outside quotes ("… from Amazon", but
+        not "a note saying 'electricity bill paid'").
         ``vectors`` are the clauses' embeddings when the caller has them already."""
         if not self._names or not clauses:
             return np.zeros((len(clauses), len(self._names)), dtype=np.float32)
@@ -209,8 +211,8 @@ class ToolIndex:
             vectors = self.embed_texts(clauses)
         scores = vectors @ self._matrix.T
         for row, clause in enumerate(clauses):
-            clause_words = words(clause)
-            terms = set(words(QUOTED.sub(" ", clause)))  # a title's words ask for nothing
+            clause_words = words(QUOTED.sub(" ", clause))  # a title's words ask for nothing
+            terms = set(clause_words)
             for column, weights in enumerate(self._name_terms):
                 hit = sum(w for term, w in weights.items() if term in terms)
                 if hit:

@@ -134,6 +134,16 @@ def test_a_clause_naming_a_parameter_example_points_at_its_tool(tmp_path, monkey
     assert gain[column["food.order"]] == pytest.approx(weight)
     assert gain[column["ride.order"]] == pytest.approx(0.0, abs=1e-6)
     assert int(eats.argmax()) == column["food.order"]
+    # a quoted value naming an example is what to write, not where to go
+    monkeypatch.setattr(index_module, "EXAMPLE_WEIGHT", weight)
+    quoted, bare = index.clause_scores(["note 'bought on Etsy'", "note: bought on Etsy"])
+    monkeypatch.setattr(index_module, "EXAMPLE_WEIGHT", 0.0)
+    quoted_unweighted, bare_unweighted = index.clause_scores(
+        ["note 'bought on Etsy'", "note: bought on Etsy"]
+    )
+    sell = column["market.sell"]
+    assert quoted[sell] == pytest.approx(quoted_unweighted[sell], abs=1e-6)
+    assert bare[sell] - bare_unweighted[sell] == pytest.approx(weight)
 
 
 def test_the_words_of_a_quoted_value_do_not_name_a_tool(tmp_path, monkeypatch):
