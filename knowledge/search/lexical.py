@@ -51,7 +51,7 @@ STOP_WORDS = frozenset(
         "me",
         "my",
         "need",
-        "not",  # a stop word before stemming: "note" (→ not) is a word, "not" is none
+        "not",  # a negation asks for nothing (and names no note tool)
         "of",
         "on",
         "or",
@@ -106,7 +106,7 @@ def _ends_cvc(word: str) -> bool:
     a short syllable whose silent e ("hope", "care") belongs to the word."""
     return (
         len(word) >= 3
-        and _is_consonant(word, -3 % len(word))
+        and _is_consonant(word, len(word) - 3)
         and not _is_consonant(word, len(word) - 2)
         and _is_consonant(word, len(word) - 1)
         and word[-1] not in "wxy"
@@ -126,7 +126,7 @@ def _trim_suffix(word: str) -> str:
             if (
                 base[-1] == base[-2]
                 and base[-1] not in "lsz"
-                and _is_consonant(base, -1 % len(base))
+                and _is_consonant(base, len(base) - 1)
             ):
                 return base[:-1]  # running → run; installing → install
             if _measure(base) == 1 and _ends_cvc(base):
