@@ -118,14 +118,27 @@ class Clause(BaseModel):
     @property
     def meaning(self) -> str:
         """The text to match tools against: the clause, after its lead-in when it has one,
-        idioms written as what they mean and quoted messages left out ("text Bob 'the build
-        is green'" asks for a text, whatever the message says)."""
+        idioms written as what they mean and messages left out, quoted ("text Bob 'the build
+        is green'") or reported ("send Dana a message that the build is green"): the clause
+        asks for a message, whatever the message says."""
         text = literally(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
-        return QUOTED.sub(_title_or_ellipsis, text)
+        text = QUOTED.sub(_title_or_ellipsis, text)
+        reported = _REPORTED.search(text)
+        if reported and len(reported.group("said").split()) >= MESSAGE_WORDS:
+            text = text[: reported.start("said")] + "…"
+        return text
 
 
 #: A quoted value of this many words or more is a message (what to write), not a title.
 MESSAGE_WORDS = 4
+#: A message reported after a word for telling ("a message that …", "let them know that …",
+#: "an email indicating that …"): what it says runs to the end of the clause.
+_REPORTED = re.compile(
+    r"\b(?:message|note|text|e-?mail|sms|reminder|notification|tell(?:ing)?|inform(?:ing)?|"
+    r"notify(?:ing)?|remind(?:ing)?|saying|stating|indicating|mentioning|know)\b"
+    r"[^.;:'\"]{0,40}?\bthat\s+(?P<said>.+)$",
+    re.IGNORECASE,
+)
 
 
 def _title_or_ellipsis(quote: re.Match[str]) -> str:

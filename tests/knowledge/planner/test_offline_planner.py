@@ -715,3 +715,11 @@ def test_a_quoted_message_is_what_to_write_not_steps_to_run(
     (step,) = planned(planner, request_text).blueprint.steps
     assert step.tool == tool
     assert step.params[param] == message
+
+
+def test_a_reported_message_is_what_to_write_not_a_step_to_run(planner):
+    """A message reported with "… saying that …" is what to write: no deploy step."""
+    request_text = "email alice@example.com saying that the api deploy to staging is done"
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert step.tool == "email.send"
+    assert step.params["email_address"] == "alice@example.com"

@@ -208,6 +208,23 @@ def test_the_meaning_of_a_clause_leaves_out_a_quoted_message_but_keeps_a_title()
     assert title.meaning == "play 'Heroes'"
 
 
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        ("send Dana a message that the build is green", "send Dana a message that …"),
+        ("let the team know that the deploy failed on staging", "let the team know that …"),
+        ("email bo@x.io stating that the api is up", "email bo@x.io stating that …"),
+        # a short one is kept: it may say what to do ("make sure that it runs")
+        ("tell Dana that it shipped", "tell Dana that it shipped"),
+        # "that" after no word for telling is no message
+        ("make sure that the api is deployed now", "make sure that the api is deployed now"),
+    ],
+)  # fmt: skip
+def test_the_meaning_of_a_clause_leaves_out_a_reported_message(text, meaning):
+    (clause,) = clauses_of(text)
+    assert clause.meaning == meaning
+
+
 def test_initials_end_the_sentence_only_before_a_capital():
     text = "I need a U.S. passport for my trip. Then book a flight"
     assert [c.text for c in clauses_of(text)] == [
