@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from knowledge.search.clauses import MESSAGE_WORDS, TELLING
 from knowledge.search.lexical import QUOTED
 
 MentionKind = Literal[
@@ -78,11 +79,21 @@ _COUNTS = {
 }  # fmt: skip
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 
+#: A message reported in a request ("send Dana a message that the build is green"), to the
+#: end of its clause: a sentence end, a comma or "then" that starts the next step, or where
+#: it goes ("… at +1 415 555 0100", "… to #ops").
+REPORTED_MESSAGE = re.compile(
+    TELLING + r"(?P<said>(?:(?![.;!?](?:\s|$)|,?\s+(?:and\s+)?then\b|,\s*(?:and|also|after|"
+    r"afterwards|finally|next|meanwhile|lastly)\b|\s+(?:at|to|via|on|in)\s+(?:[+(#@]|\d|"
+    r"[\w.+-]+@)).)+)",
+    re.IGNORECASE,
+)
 _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
     (
         "quoted",
         QUOTED,
     ),
+    ("quoted", REPORTED_MESSAGE),  # one value, like a quoted message
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("url", re.compile(r"\bhttps?://[^\s<>\"')]+[^\s<>\"').,;:!?]")),
     (
@@ -260,8 +271,9 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
         return all(end <= s or start >= e for s, e in taken)
 
     for kind, pattern in _PATTERNS:
+        reported = pattern is REPORTED_MESSAGE
         for match in pattern.finditer(text):
-            start, end = match.span()
+            start, end = match.span("said") if reported else match.span()
             if not free(start, end):
                 continue
             raw = match.group(0)
@@ -269,10 +281,12 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
             if value is None:
                 continue
             if kind == "quoted":
-                inner = next(g for g in match.groups() if g is not None)
-                start, end = match.start() + 1, match.end() - 1
-                raw = value = inner
-                taken.append((match.start(), match.end()))
+                group = next(i for i, g in enumerate(match.groups(), start=1) if g is not None)
+                start, end = match.span(group)
+                raw = value = match.group(group)
+                if reported and len(value.split()) < MESSAGE_WORDS:
+                    continue  # "tell Dana that it shipped": too short to be sure it is one
+                taken.append((start, end) if reported else match.span())
             else:
                 taken.append((start, end))
             found.append(Mention(kind=kind, text=raw, value=value, start=start, end=end))

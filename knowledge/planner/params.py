@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples
+from knowledge.search.clauses import MESSAGE_WORDS
 from knowledge.search.lexical import TITLE_WORDS
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
@@ -57,7 +58,7 @@ _NAME_RULES = [*_RULES, (re.compile(r"^(?:from|to)\b"), ("address", "entity", "q
 #: Params whose value is free text: when nothing specific is said, the clause itself.
 _FREE_TEXT = re.compile(
     r"^(?:text|message|content|note|instruction|instructions|query|question|prompt|"
-    r"topic|description|summary|comment|reason|issue|subject|request|task|details?)$"
+    r"topic|description|summary|comment|reason|issue|subject|request|task|details?|body)$"
 )
 _NUMERIC_TYPES = frozenset({"integer", "number"})
 
@@ -111,6 +112,8 @@ def _wanted_kinds(
     for pattern, kinds in _NAME_RULES:
         if pattern.search(identifier_words(name).lower()):
             return _for_type(kinds, declared)
+    if _FREE_TEXT.match(name.lower()) and declared in (None, "string"):
+        return ("quoted", "entity")  # "body: the email's text" wants text, not an address
     for pattern, kinds in _RULES:
         if pattern.search(text):
             return _for_type(kinds, declared)
@@ -403,9 +406,12 @@ def _pick(
 
 def _could_be(wanted: MentionKind, mention: Mention) -> bool:
     """Whether a mention of a looser kind could be the value a param wants first: a plain
-    number is a phone number only with enough digits ("5" is not; "5550100" may be)."""
+    number is a phone number only with enough digits ("5" is not; "5550100" may be); a message
+    (quoted or reported, :data:`MESSAGE_WORDS` words or more) is no channel, user or place."""
     if wanted == "phone" and mention.kind == "number":
         return sum(c.isdigit() for c in mention.value) >= 7
+    if mention.kind == "quoted" and wanted != "quoted":
+        return len(mention.value.split()) < MESSAGE_WORDS
     return True
 
 

@@ -119,25 +119,33 @@ class Clause(BaseModel):
     def meaning(self) -> str:
         """The text to match tools against: the clause, after its lead-in when it has one,
         idioms written as what they mean and messages left out, quoted ("text Bob 'the build
-        is green'") or reported ("send Dana a message that the build is green"): the clause
-        asks for a message, whatever the message says."""
+        is green'") or reported ("send Dana a message that the build is green", "let #ops
+        know that …" → "let #ops know a message"): the clause asks for a message, whatever
+        the message says."""
         text = literally(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
         text = QUOTED.sub(_title_or_ellipsis, text)
         reported = _REPORTED.search(text)
         if reported and len(reported.group("said").split()) >= MESSAGE_WORDS:
-            text = text[: reported.start("said")] + "…"
+            text = re.sub(r"\s*\bthat\s*$", "", text[: reported.start("said")])
+            if not _NAMES_A_MESSAGE.search(text):
+                text += " a message"  # "let #ops know that …": a message to #ops
         return text
 
 
 #: A quoted value of this many words or more is a message (what to write), not a title.
 MESSAGE_WORDS = 4
-#: A message reported after a word for telling ("a message that …", "let them know that …",
-#: "an email indicating that …"): what it says runs to the end of the clause.
-_REPORTED = re.compile(
+#: A word for telling, after which "that …" reports a message ("a message that …", "let them
+#: know that …", "an email indicating that …").
+TELLING = (
     r"\b(?:message|note|text|e-?mail|sms|reminder|notification|tell(?:ing)?|inform(?:ing)?|"
     r"notify(?:ing)?|remind(?:ing)?|saying|stating|indicating|mentioning|know)\b"
-    r"[^.;:'\"]{0,40}?\bthat\s+(?P<said>.+)$",
-    re.IGNORECASE,
+    r"(?:[^.;:'\"]|\.(?=\S)){0,40}?\bthat\s+"  # not past a sentence end ("ann@x.io" is none)
+)
+#: A reported message in a clause: what it says runs to the end of the clause.
+_REPORTED = re.compile(TELLING + r"(?P<said>.+)$", re.IGNORECASE)
+#: Words that name a message, ending what is left of a clause once its message is left out.
+_NAMES_A_MESSAGE = re.compile(
+    r"\b(?:message|note|text|e-?mail|sms|reminder|notification)\W*$", re.IGNORECASE
 )
 
 

@@ -104,7 +104,29 @@ def test_a_full_stop_after_am_pm_ends_the_sentence_not_the_time():
 )
 def test_phone_numbers_in_several_formats_are_phones_not_numbers(phone):
     mentions = found(f"text {phone} that the deploy is done")
-    assert [(m.kind, m.value) for m in mentions] == [("phone", phone)]
+    assert [(m.kind, m.value) for m in mentions] == [
+        ("phone", phone),
+        ("quoted", "the deploy is done"),  # what to text
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("send Dana a message that the build is green", "the build is green"),
+        ("let #ops know that the api is down, then page the on-call", "the api is down"),
+        ("tell Bob that the api is down at +1 415 555 0100", "the api is down"),
+        ("notify ann@example.com that the deploy is done. Then stop", "the deploy is done"),
+    ],
+)
+def test_a_reported_message_is_one_value_to_the_end_of_its_clause(text, said):
+    (message,) = [m for m in found(text) if m.kind == "quoted"]
+    assert message.value == said
+    assert text[message.start : message.end] == said
+
+
+def test_a_short_reported_message_is_no_value():
+    assert [m for m in found("tell Dana that it shipped") if m.kind == "quoted"] == []
 
 
 # ------------------------------------------------------------------------------ contact, web

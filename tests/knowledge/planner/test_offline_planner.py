@@ -717,9 +717,35 @@ def test_a_quoted_message_is_what_to_write_not_steps_to_run(
     assert step.params[param] == message
 
 
-def test_a_reported_message_is_what_to_write_not_a_step_to_run(planner):
-    """A message reported with "… saying that …" is what to write: no deploy step."""
-    request_text = "email alice@example.com saying that the api deploy to staging is done"
+@pytest.mark.parametrize(
+    ("request_text", "tool", "params"),
+    [
+        ("email alice@example.com saying that the api deploy to staging is done", "email.send",
+         {"email_address": "alice@example.com", "subject": "the api deploy to staging is done"}),
+        ("send Dana a message that the build is green", "slack.post_message",
+         {"text": "the build is green"}),
+        ("let #ops know that the api is down since noon", "slack.post_message",
+         {"channel": "#ops", "text": "the api is down since noon"}),
+    ],
+)  # fmt: skip
+def test_a_reported_message_is_what_to_write_not_a_step_to_run(planner, request_text, tool, params):
+    """A message reported with "… that …" is what to write: no deploy step, and the
+    message is the step's text."""
     (step,) = planned(planner, request_text).blueprint.steps
-    assert step.tool == "email.send"
-    assert step.params["email_address"] == "alice@example.com"
+    assert step.tool == tool
+    assert {name: step.params[name] for name in params} == params
+
+
+def test_a_long_quoted_message_is_no_channel(planner):
+    (step,) = planned(planner, "post 'the build is green on main' to slack").blueprint.steps
+    assert step.tool == "slack.post_message"
+    assert step.params["text"] == "the build is green on main"
+    assert step.params["channel"] == "{{ inputs.post_message_channel }}"
+
+
+def test_a_reported_message_ends_where_the_next_step_begins(planner):
+    steps = planned(
+        planner, "let #ops know that the deploy of the api failed, then page the on-call"
+    ).blueprint.steps
+    assert [s.tool for s in steps] == ["slack.post_message", "pagerduty.page"]
+    assert steps[0].params["text"] == "the deploy of the api failed"

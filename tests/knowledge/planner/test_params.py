@@ -66,6 +66,10 @@ def fill(
         ("target", text_param("the channel to post in"), "channel"),
         ("to", text_param(), "address"),
         ("from_city", text_param(), "address"),
+        # a free-text name says more than its description: text, not an address
+        ("body", text_param("The email's text"), "quoted"),
+        ("content", text_param("The content of the email"), "quoted"),
+        ("message", text_param("The SMS to send"), "quoted"),
     ],
 )
 def test_each_param_wants_the_kind_of_value_its_name_says(name, prop, first):
@@ -109,9 +113,12 @@ def test_phone_and_message():
         "text 555-123-4567 that the deploy is done",
     )
     assert filled.params["phone_number"] == "555-123-4567"
-    assert "555-123-4567" in filled.params["message"]  # the clause as the message
+    assert filled.params["message"] == "the deploy is done"  # reported after "that"
     assert filled.missing == []
-    assert filled.used == [5]
+    assert filled.used == [5, 23]
+    # with nothing reported, the clause is the message
+    filled = fill(schema(phone_number=text_param(), message=text_param()), "text 555-123-4567")
+    assert filled.params["message"] == "text 555-123-4567"
 
 
 def test_email_date_time_channel_and_file_each_get_their_kind():

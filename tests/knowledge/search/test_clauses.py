@@ -211,9 +211,9 @@ def test_the_meaning_of_a_clause_leaves_out_a_quoted_message_but_keeps_a_title()
 @pytest.mark.parametrize(
     ("text", "meaning"),
     [
-        ("send Dana a message that the build is green", "send Dana a message that …"),
-        ("let the team know that the deploy failed on staging", "let the team know that …"),
-        ("email bo@x.io stating that the api is up", "email bo@x.io stating that …"),
+        ("send Dana a message that the build is green", "send Dana a message"),
+        ("let the team know that the deploy failed on staging", "let the team know a message"),
+        ("email bo@x.io stating that the api is up", "email bo@x.io stating a message"),
         # a short one is kept: it may say what to do ("make sure that it runs")
         ("tell Dana that it shipped", "tell Dana that it shipped"),
         # "that" after no word for telling is no message
