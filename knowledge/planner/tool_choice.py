@@ -4,7 +4,10 @@ half of the offline planner (:mod:`knowledge.planner.offline` builds the bluepri
 Every tool is scored against every clause (meaning, plus the tool's name words; with exemplar
 memory, also how the most similar clauses of accepted requests were answered: by a tool, or by
 no step at all — memory settles close calls, it does not overrule a clear fit), and each
-asking clause gets its best tool when the score is convincing.
+asking clause gets its best tool when the score is convincing. A clause that only sets the
+scene needs a better fit, and one that only states what the speaker has or is at ("I have a
+meeting at 8", "I'm at a meeting downtown") a much better one, unless the next clause asks
+about it.
 
 - A clause that gives an address its tool has no param for (a phone number, an email address,
   a channel) also gets the tool that reaches it ("… send the flight details to my phone at
@@ -46,7 +49,11 @@ class ChoiceSettings:
     the 43 picks scoring 0.30–0.32 were wrong; messages are matched without what they say
     (see :attr:`Clause.meaning`), so "send Dana a message that …" scores 0.42, not 0.315."""
     accept_scene: float = 0.45
-    """Least score for a clause that only sets the scene ("I have a trip on Monday")."""
+    """Least score for a clause that only sets the scene ("I'm planning a trip to Paris")."""
+    accept_circumstance: float = 0.7
+    """Least score for a clause that only states what the speaker has or is at ("I have a
+    meeting at 8", "I'm at a meeting downtown") and is not asked about next ("… Can you book
+    it?"): having a meeting asks for no meeting tool."""
     max_steps: int = 30
     beyond_topic: float = 0.55
     """Least score of another tool for a clause that seemed to ask for a step again, once the
@@ -192,7 +199,7 @@ class ToolChooser:
         for row, clause in enumerate(clauses):
             column = int(np.argmax(scores[row]))
             score = float(scores[row, column])
-            floor = self.settings.accept if clause.asks else self.settings.accept_scene
+            floor = self._floor(clauses, row, column, scores)
             unaided = int(np.argmax(words_alone[row]))
             unaided_step = (
                 float(words_alone[row, unaided]) >= floor and names[unaided] in self.registry
@@ -239,6 +246,27 @@ class ToolChooser:
         picks.sort(key=lambda pick: pick.when.start)
         choice.picks = _in_order(picks)[: self.settings.max_steps]
         return choice
+
+    def _floor(
+        self,
+        clauses: Sequence[Clause],
+        row: int,
+        column: int,
+        scores: np.ndarray[Any, Any],
+    ) -> float:
+        """The least score for clause ``row``'s best tool (``column``) to become a step."""
+        clause = clauses[row]
+        if clause.asks:
+            return self.settings.accept
+        after = clauses[row + 1] if row + 1 < len(clauses) else None
+        asked_next = (
+            after is not None
+            and after.asks
+            and (int(np.argmax(scores[row + 1])) == column or bool(_IT.search(after.text)))
+        )
+        if clause.only_states and not asked_next:
+            return self.settings.accept_circumstance
+        return self.settings.accept_scene
 
     def _contact_tool(
         self,

@@ -73,6 +73,12 @@ _ABBREVIATION = re.compile(
 _STREET_END = re.compile(r"\b[A-Z][a-z]+\s+(?:St|Ave)\.$")
 #: Initials ("U.S.", "U.K."): a sentence end only when a capital follows.
 _INITIALS = re.compile(r"\b(?:[A-Z]\.){2,}$")
+#: A statement of what the speaker has or is at, with no "to …" of something to do.
+_CIRCUMSTANCE = re.compile(
+    r"\s*(?:i(?:'ve| have)? got|i have|i(?:'m| am) (?:currently |now )?(?:at|attending))\b"
+    r"(?!.*\bto\s+\w+)",
+    re.IGNORECASE,
+)
 #: Words that carry no request of their own: courtesy, helping verbs, pronouns, fillers.
 #: A clause made only of these ("Could you do that for me?") says what to do only together
 #: with the clause before it.
@@ -114,6 +120,13 @@ class Clause(BaseModel):
     @property
     def parallel(self) -> bool:
         return self.connective in PARALLEL_WORDS
+
+    @property
+    def only_states(self) -> bool:
+        """Whether it only states what the speaker has or is at ("I have a meeting at 8",
+        "I'm at a meeting downtown", "I've got a trip on Monday"), not a need ("I have a
+        package to send")."""
+        return not self.asks and bool(_CIRCUMSTANCE.match(self.text))
 
     @property
     def meaning(self) -> str:

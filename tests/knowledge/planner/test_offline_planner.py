@@ -736,6 +736,16 @@ def test_a_reported_message_is_what_to_write_not_a_step_to_run(planner, request_
     assert {name: step.params[name] for name in params} == params
 
 
+def test_being_at_a_meeting_asks_for_no_meeting_step(planner):
+    """ "I'm at a meeting …" states where the speaker is: the calendar tool fits it (above
+    the scene threshold) but it asks for no event, unless the next clause asks about it."""
+    scene = "I'm at a meeting in the calendar until 3 pm."
+    steps = planned(planner, f"{scene} Could you order a cab to 12 Elm Street?").blueprint.steps
+    assert [s.tool for s in steps] == ["taxi.order"]
+    steps = planned(planner, f"{scene} Could you put it in?").blueprint.steps
+    assert [s.tool for s in steps] == ["calendar.create_event"]
+
+
 def test_a_long_quoted_message_is_no_channel(planner):
     (step,) = planned(planner, "post 'the build is green on main' to slack").blueprint.steps
     assert step.tool == "slack.post_message"

@@ -307,3 +307,21 @@ def test_a_clause_saying_only_before_what_is_not_a_clause_but_orders_the_next(te
     assert book.text == "Book the flight"
     assert "passport" in renew.text
     assert renew.earlier
+
+
+@pytest.mark.parametrize(
+    ("text", "states"),
+    [
+        ("I have a meeting at 8 tomorrow. Can you set an alarm?", True),
+        ("I'm currently at a meeting downtown. Can you book a taxi?", True),
+        ("I've got an important meeting at 8:00 AM. Can you set an alarm?", True),
+        ("I'm attending a conference in May. Can you book a hotel?", True),
+        # a need, not a circumstance
+        ("I have a package to send. Can you book a courier?", False),
+        ("I'm planning a trip to Paris. Can you book a flight?", False),
+    ],
+)
+def test_a_clause_that_only_states_what_the_speaker_has_or_is_at(text, states):
+    first = clauses_of(text)[0]
+    assert not first.asks
+    assert first.only_states is states
