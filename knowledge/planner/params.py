@@ -407,12 +407,17 @@ def _pick(
 def _could_be(wanted: MentionKind, mention: Mention) -> bool:
     """Whether a mention of a looser kind could be the value a param wants first: a plain
     number is a phone number only with enough digits ("5" is not; "5550100" may be); a message
-    (quoted or reported, :data:`MESSAGE_WORDS` words or more) is no channel, user or place."""
+    (quoted or reported, :data:`MESSAGE_WORDS` words or more) is where no message goes: no
+    channel or user (a quoted address of as many words is still a place)."""
     if wanted == "phone" and mention.kind == "number":
         return sum(c.isdigit() for c in mention.value) >= 7
-    if mention.kind == "quoted" and wanted != "quoted":
+    if mention.kind == "quoted" and wanted in _ADDRESSED:
         return len(mention.value.split()) < MESSAGE_WORDS
     return True
+
+
+#: Kinds of value that say where a message goes.
+_ADDRESSED = frozenset({"channel", "mention", "email", "phone", "url"})
 
 
 def _typed(value: str, schema: dict[str, Any]) -> Any:

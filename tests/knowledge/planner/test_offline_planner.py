@@ -753,6 +753,11 @@ def test_a_long_quoted_message_is_no_channel(planner):
     assert step.params["channel"] == "{{ inputs.post_message_channel }}"
 
 
+def test_a_quoted_address_of_many_words_is_still_a_place(planner):
+    (step,) = planned(planner, "order a cab to '12 Oak Road, Springfield'").blueprint.steps
+    assert (step.tool, step.params["address"]) == ("taxi.order", "12 Oak Road, Springfield")
+
+
 def test_a_reported_message_ends_where_the_next_step_begins(planner):
     steps = planned(
         planner, "let #ops know that the deploy of the api failed, then page the on-call"
