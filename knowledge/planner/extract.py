@@ -84,8 +84,8 @@ _YEAR = r"(?P<year>(?:19|20)\d\d)"
 #: it goes ("… at +1 415 555 0100", "… to #ops").
 REPORTED_MESSAGE = re.compile(
     TELLING + r"(?P<said>(?:(?![.;!?](?:\s|$)|,?\s+(?:and\s+)?then\b|,\s*(?:and|also|after|"
-    r"afterwards|finally|next|meanwhile|lastly)\b|\s+(?:at|to|via|on|in)\s+(?:[+(#@]|\d|"
-    r"[\w.+-]+@)).)+)",
+    r"afterwards|finally|next|meanwhile|lastly)\b|\s+(?:at|to|via|on|in)\s+(?:[+(#@]|"
+    r"\d[\d\s().-]{6,}|[\w.+-]+@)).)+)",
     re.IGNORECASE,
 )
 _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [

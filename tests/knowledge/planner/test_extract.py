@@ -116,6 +116,8 @@ def test_phone_numbers_in_several_formats_are_phones_not_numbers(phone):
         ("send Dana a message that the build is green", "the build is green"),
         ("let #ops know that the api is down, then page the on-call", "the api is down"),
         ("tell Bob that the api is down at +1 415 555 0100", "the api is down"),
+        ("text 415-555-0100 that the api is down at 415-555-0199", "the api is down"),
+        ("tell Bob that the standup moved to 3 pm", "the standup moved to 3 pm"),
         ("notify ann@example.com that the deploy is done. Then stop", "the deploy is done"),
     ],
 )
