@@ -217,6 +217,19 @@ def exemplars_of(train: list[dict[str, Any]]) -> list[ExemplarInfo]:
     ]
 
 
+def memory_of(
+    index: ToolIndex, train: list[dict[str, Any]], directory: Path
+) -> tuple[ExemplarIndex, ToolPhrases]:
+    """Exemplar memory filled from ``train``: the exemplar index (in ``directory``) and the
+    phrases learned from it."""
+    exemplars = exemplars_of(train)
+    exemplar_index = ExemplarIndex(directory, embedding_function=index.embed)
+    exemplar_index.sync(exemplars)
+    phrases = ToolPhrases(index)
+    phrases.learn(exemplars)
+    return exemplar_index, phrases
+
+
 def cold_and_warm(
     index: ToolIndex,
     registry: ToolRegistry,
@@ -226,11 +239,7 @@ def cold_and_warm(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """F1 per metric on ``test``: cold, and warm with exemplar memory filled from ``train``."""
     cold, _, _ = evaluate(OfflinePlanner(index, registry), test, None)
-    exemplars = exemplars_of(train)
-    exemplar_index = ExemplarIndex(directory, embedding_function=index.embed)
-    exemplar_index.sync(exemplars)
-    phrases = ToolPhrases(index)
-    phrases.learn(exemplars)
+    exemplar_index, phrases = memory_of(index, train, directory)
     warm, _, _ = evaluate(OfflinePlanner(index, registry, phrases=phrases), test, exemplar_index)
     return cold, warm
 
@@ -272,11 +281,7 @@ def main() -> None:
         cold = OfflinePlanner(index, registry)
         cold_all, cold_times, cold_paths = evaluate(cold, samples, None)
         cold_test, _, _ = evaluate(cold, test, None)
-        exemplars = exemplars_of(train)
-        exemplar_index = ExemplarIndex(Path(tmp) / "exemplars", embedding_function=index.embed)
-        exemplar_index.sync(exemplars)
-        phrases = ToolPhrases(index)
-        learned = phrases.learn(exemplars)
+        exemplar_index, phrases = memory_of(index, train, Path(tmp) / "exemplars")
         warm = OfflinePlanner(index, registry, phrases=phrases)
         warm_test, warm_times, warm_paths = evaluate(warm, test, exemplar_index)
         warm_recall5 = warm_recall_at(index, phrases, test, 5)
@@ -308,7 +313,7 @@ def main() -> None:
         f"value {cold_test['value']:.4f}"
     )
     print(
-        f"offline warm, test split ({len(exemplars)} exemplars, {learned} learned phrases): "
+        f"offline warm, test split ({len(train)} exemplars, {len(phrases.tools)} learned phrases): "
         f"node {warm_test['node']:.4f} (target ≥ {TARGETS['warm_node_f1']}) "
         f"{verdict(warm_test['node'], TARGETS['warm_node_f1'])}, edge {warm_test['edge']:.4f} "
         f"(target ≥ {TARGETS['warm_edge_f1']}) "
