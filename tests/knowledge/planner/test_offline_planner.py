@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from engine.tools.registry import ToolRegistry
 from engine.tools.schema import SchemaTool
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
-from knowledge.planner.offline import OfflinePlanner
+from knowledge.planner.offline import OfflinePlanner, OfflineSettings
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval
 from knowledge.search.catalog import entry_from_spec
 from knowledge.search.exemplars import ExemplarHit
@@ -764,3 +765,23 @@ def test_a_reported_message_ends_where_the_next_step_begins(planner):
     ).blueprint.steps
     assert [s.tool for s in steps] == ["slack.post_message", "pagerduty.page"]
     assert steps[0].params["text"] == "the deploy of the api failed"
+
+
+def test_a_weak_ask_for_the_tool_the_scene_just_named_is_a_step(index):
+    """Each clause alone is below its threshold, but the scene and the ask after it point at
+    the same tool: together they are enough. (The thresholds are raised so that this
+    catalog's scores fall between them.)"""
+    strict = OfflineSettings(accept=0.5, accept_scene=0.6, accept_supported=0.4, support=0.45)
+    supported = OfflinePlanner(index, registry(), today=TODAY, settings=strict)
+    unsupported = OfflinePlanner(
+        index, registry(), today=TODAY, settings=replace(strict, accept_supported=0.5)
+    )
+    scene = "I'm taking a cab to the airport tonight."
+    ask = "Could you book me a ride to 5 Main Street?"
+    assert steps_of(planned(supported, f"{scene} {ask}").blueprint) == [
+        ("taxi.order", {"address": "5 Main Street"}, [])
+    ]
+    assert planned(unsupported, f"{scene} {ask}").blueprint is None
+    # a scene that names another tool lends no support
+    other = "The checkout logs from last night are what I'm after."
+    assert planned(supported, f"{other} {ask}").blueprint is None
