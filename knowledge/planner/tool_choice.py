@@ -24,6 +24,7 @@ the one mentioned just before it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -279,6 +280,8 @@ class ToolChooser:
         )
         if clause.only_states and not asked_next:
             return self.settings.accept_circumstance
+        if clause.only_conditions:
+            return math.inf  # "Once the meeting is over, …": waits for an event, runs none
         return self.settings.accept_scene
 
     def _contact_tool(

@@ -43,6 +43,10 @@ PARALLEL_WORDS = frozenset(
 #: Connectives joining a clause mid-sentence that make it happen first ("call a taxi once the
 #: books arrive": the arrival comes first).
 _CONDITION_WORDS = frozenset({"after", "once"})
+#: Words that make a clause a time condition for what follows ("once the call is over, …").
+_TIME_CONDITION = re.compile(
+    r"(?:after|once|while|when|whenever|until)\b(?!\s+(?:that|this|which|it)\b)", re.IGNORECASE
+)
 #: Leading words that put a clause before the one mentioned just before it.
 _EARLIER_WORDS = ("prior to", "before")
 #: A clause that asks for something (not one that only sets the scene).
@@ -127,6 +131,13 @@ class Clause(BaseModel):
         "I'm at a meeting downtown", "I've got a trip on Monday"), not a need ("I have a
         package to send")."""
         return not self.asks and bool(_CIRCUMSTANCE.match(self.text))
+
+    @property
+    def only_conditions(self) -> bool:
+        """Whether it only says when what follows happens ("Once the meeting is over, …",
+        "After selling, …", "While I'm attending, …"): the event is another step's or the
+        speaker's, not one it asks for."""
+        return not self.asks and bool(_TIME_CONDITION.match(self.text))
 
     @property
     def meaning(self) -> str:

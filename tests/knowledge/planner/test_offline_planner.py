@@ -785,3 +785,24 @@ def test_a_weak_ask_for_the_tool_the_scene_just_named_is_a_step(index):
     # a scene that names another tool lends no support
     other = "The checkout logs from last night are what I'm after."
     assert planned(supported, f"{other} {ask}").blueprint is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tools"),
+    [
+        # the deploy (0.72 alone) and the rollback (0.56) are events to wait for, not to run
+        (
+            "Once the deploy of billing to production is finished, post 'live' to #dev.",
+            ["slack.post_message"],
+        ),
+        ("After the rollback of auth, check the status of auth.", ["status.check"]),
+        # asked for, then waited for: one step each, in order
+        (
+            "Roll back auth. After the rollback of auth, check the status of auth.",
+            ["deploy.rollback", "status.check"],
+        ),
+    ],
+)
+def test_a_time_condition_runs_nothing_of_its_own(planner, request_text, tools):
+    steps = planned(planner, request_text).blueprint.steps
+    assert [s.tool for s in steps] == tools

@@ -325,3 +325,20 @@ def test_a_clause_that_only_states_what_the_speaker_has_or_is_at(text, states):
     first = clauses_of(text)[0]
     assert not first.asks
     assert first.only_states is states
+
+
+@pytest.mark.parametrize(
+    ("text", "condition"),
+    [
+        ("Once the meeting is over, I'd love to sell my vase.", True),
+        ("After the rollback of auth, check the status of auth.", True),
+        ("When the tests pass, open a pull request.", True),
+        ("While I am attending, can you print the agenda?", True),
+        # ordering words, not an event to wait for
+        ("After that, I have an electricity bill to pay.", False),
+        ("I'm planning a trip to Paris. Can you book a flight?", False),
+    ],
+)
+def test_a_clause_that_only_says_when_what_follows_happens(text, condition):
+    first = clauses_of(text)[0]
+    assert first.only_conditions is condition
