@@ -209,6 +209,13 @@ def fill_params(
                 for mention in mentions:  # spent: "Uber" is the platform, not the destination
                     if mention.start < passage.start + right and passage.start + left < mention.end:
                         taken.add(mention.start)
+    for name in order:  # a value the clause labels with the param's name ("titled 'X'")
+        if name in params or "enum" in props[name]:
+            continue
+        labelled = _labelled(name, props[name], clause, mentions, used | taken)
+        if labelled is not None:
+            params[name] = _typed(labelled.value, props[name])
+            taken.add(labelled.start)
     for passage in passages:  # a name whose head word is the param's ("Example University")
         for name in order:
             if name in params or "enum" in props[name]:
@@ -234,6 +241,8 @@ def fill_params(
         choice = _pick(kinds, mentions, near, used | taken, name, outside=not optional)
         if choice is None and kinds and not optional:
             choice = _pick(kinds, mentions, near, taken, name)  # reuse
+        if choice is None and "entity" in kinds and not _FREE_TEXT.match(name.lower()):
+            choice = _bare_name(name, clause, used | taken)
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
@@ -287,6 +296,102 @@ def _titled(
         ),
         None,
     )
+
+
+#: Words that are no name next to a param's word ("the new service", "service is down").
+_NOT_A_NAME = frozenset(
+    """a all an and another any as at back be by down each every existing first for from
+    in is it its last main my new next of old on or other our previous same some that the
+    their this to up was which whole with your""".split()  # noqa: SIM905
+)
+#: A bare name: lower-case letters, digits and inner dashes, dots or underscores.
+_BARE_NAME = r"[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*"
+
+
+def _labelled(
+    name: str,
+    prop: dict[str, Any],
+    clause: Passage,
+    mentions: Sequence[Mention],
+    exclude: set[int],
+) -> Mention | None:
+    """A value of a kind the param wants that ``clause`` labels with the param's own word,
+    right after it: "titled 'Faster search'" (a title), "repo 'kaizen'", "title: Q3 plan"."""
+    kinds = wanted_kinds(name, prop)
+    label = _label(name)
+    if not kinds or label is None:
+        return None
+    labelled = re.compile(rf"\b{label}\w*\s*(?:(?:is|as|called|named|of)\s+|:\s*)?$", re.I)
+    return next(
+        (
+            mention
+            for mention in mentions
+            if mention.kind in kinds
+            and mention.start not in exclude
+            and clause.holds(mention)
+            and _could_be(kinds[0], mention)
+            and labelled.search(clause.text[: mention.start - clause.start].rstrip("'\"‘“"))
+        ),
+        None,
+    )
+
+
+#: Words that are no name before a param's word ("the new service", "the other repo").
+_NOT_A_NAME = frozenset(
+    """a all an another any each every existing first last main my new next old other our
+    previous same some that the their these this those whole your""".split()  # noqa: SIM905
+)
+#: A bare name: lower-case letters and digits, maybe with inner dashes, dots or underscores.
+_BARE_NAME = r"[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*"
+
+
+#: Endings of nouns for activities and qualities: after a param's word they make a compound
+#: ("software engineering", "package delivery"), not a name.
+_ACTIVITY = re.compile(r"(?:ing|ion|ment|ery|ance|ence|ity|ness)$")
+
+
+def _bare_name(name: str, clause: Passage, exclude: set[int]) -> Mention | None:
+    """A lower-case name ``clause`` gives with the param's own word, as chat-ops names are
+    written: "the auth service", "our checkout deployment", "repo kaizen" at the end of the
+    clause or before a preposition. Only for a param nothing else fills: in plain English
+    most such words are no names ("the travel insurance")."""
+    label = _label(name, phrase=True)
+    if label is None:
+        return None
+    own = set(identifier_words(name).lower().split())
+    patterns = (
+        rf"\b(?:the|our|my|your)\s+(?P<name>{_BARE_NAME})\s+{label}\b",
+        rf"\b(?:the|a|on|in|for|of|to|from)\s+{label}\s+(?P<name>{_BARE_NAME})"
+        r"(?=\s*$|\s*[,;.?!]|\s+(?:to|on|in|for|from|at|with|and|titled|named|called)\b)",
+    )
+    found = sorted(
+        (match.start("name"), match.group("name"), follows)
+        for follows, pattern in enumerate(patterns)
+        for match in re.finditer(pattern, clause.text)
+    )
+    for offset, value, follows in found:
+        start = clause.start + offset
+        if (
+            value not in _NOT_A_NAME
+            and value not in own
+            and not value.endswith("ed")  # "my preferred bank": a word that says which one
+            and not (follows and _ACTIVITY.search(value))  # "in software engineering"
+            and start not in exclude
+        ):
+            return Mention(
+                kind="entity", text=value, value=value, start=start, end=start + len(value)
+            )
+    return None
+
+
+def _label(name: str, *, phrase: bool = False) -> str | None:
+    """A pattern for the param's own words of three letters or more: any of them, or (with
+    ``phrase``) all of them in order ("credit card" for ``credit_card``); None if it has none."""
+    own = [re.escape(w) for w in identifier_words(name).lower().split() if len(w) > 2]
+    if not own:
+        return None
+    joined = r"[\s_-]+".join(own) if phrase else "|".join(own)
+    return f"(?:{joined})"
 
 
 @functools.lru_cache(maxsize=4096)

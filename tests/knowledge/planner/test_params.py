@@ -448,3 +448,66 @@ def test_a_free_text_param_without_a_declared_type_still_gets_the_clause():
     filled = fill(schema(message={"description": "What to say"}), "tell them we are live")
     assert filled.params == {"message": "tell them we are live"}
     assert filled.missing == []
+
+
+PULL_REQUEST = schema(repo=text_param("The repository"), title=text_param("Title of the PR"))
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "open a pull request on kaizen titled 'Faster search'",
+        "open a pull request with the title 'Faster search'",
+        "open a pull request, title: 'Faster search'",
+    ],
+)
+def test_a_value_labelled_with_a_params_word_goes_to_that_param(request_text):
+    """The repo comes first in the schema and would take the only quoted value; "titled"
+    says whose it is."""
+    assert fill(PULL_REQUEST, request_text).params["title"] == "Faster search"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "params_schema", "expected"),
+    [
+        ("check the status of the auth service", schema(service=text_param()), "auth"),
+        ("deploy our billing-api service to prod", schema(service=text_param()), "billing-api"),
+        ("scale the checkout deployment to 12", schema(deployment=text_param()), "checkout"),
+        ("list the open issues of repo kaizen", schema(repo=text_param()), "kaizen"),
+        ("open a pull request on the repo kaizen titled 'Speed'", PULL_REQUEST, "kaizen"),
+    ],
+)
+def test_a_lower_case_name_beside_the_params_word_fills_it(request_text, params_schema, expected):
+    assert next(iter(fill(params_schema, request_text).params.values())) == expected
+
+
+@pytest.mark.parametrize(
+    ("request_text", "params_schema"),
+    [
+        # words that say which one, not names
+        ("restart the new service", schema(service=text_param())),
+        ("pay at my preferred bank", schema(bank=text_param())),
+        # a compound of the param's own words ("credit card" is the param's, "my" no name)
+        ("pay off my credit card", schema(credit_card=text_param())),
+        # a word after the param's word that goes on ("the repo is broken")
+        ("the repo is broken", schema(repo=text_param())),
+    ],
+)
+def test_words_beside_the_params_word_that_are_no_names_fill_nothing(request_text, params_schema):
+    assert fill(params_schema, request_text).params == {}
+
+
+def test_a_name_said_otherwise_wins_over_a_lower_case_word_beside_the_params_word():
+    filled = fill(schema(service=text_param()), "restart the flaky service 'Payments API'")
+    assert filled.params == {"service": "Payments API"}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "params_schema"),
+    [
+        ("I'm interested in software engineering", schema(software=text_param())),
+        ("I've arranged a package delivery and a call", schema(package=text_param())),
+    ],
+)
+def test_an_activity_after_the_params_word_is_a_compound_not_a_name(request_text, params_schema):
+    assert fill(params_schema, request_text).params == {}
