@@ -298,16 +298,6 @@ def _titled(
     )
 
 
-#: Words that are no name next to a param's word ("the new service", "service is down").
-_NOT_A_NAME = frozenset(
-    """a all an and another any as at back be by down each every existing first for from
-    in is it its last main my new next of old on or other our previous same some that the
-    their this to up was which whole with your""".split()  # noqa: SIM905
-)
-#: A bare name: lower-case letters, digits and inner dashes, dots or underscores.
-_BARE_NAME = r"[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*"
-
-
 def _labelled(
     name: str,
     prop: dict[str, Any],
