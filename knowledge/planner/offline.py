@@ -32,7 +32,7 @@ from knowledge.planner.params import Passage, fill_params
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.planner.tool_choice import ChoiceSettings, Pick, ToolChoice, ToolChooser
-from knowledge.search.clauses import Clause, read_clauses
+from knowledge.search.clauses import Clause, read_clauses, without_message
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
 
@@ -142,7 +142,7 @@ class OfflinePlanner:
             used.update(filled.used)
             params = dict(filled.params)
             previous = ids[-1] if ids else None
-            if previous is not None and _REFERS_BACK.search(pick.clause.text):
+            if previous is not None and _REFERS_BACK.search(without_message(pick.clause.text)):
                 _feed_from(previous, params, schema)
             for name in filled.missing:
                 _ask_for(name, step_id, pick.tool, schema, params, inputs)

@@ -242,7 +242,14 @@ def fill_params(
         if choice is None and kinds and not optional:
             choice = _pick(kinds, mentions, near, taken, name)  # reuse
         if choice is None and "entity" in kinds and not _FREE_TEXT.match(name.lower()):
-            choice = _bare_name(name, clause, used | taken)
+            choice = next(
+                (
+                    found
+                    for passage in near
+                    if (found := _bare_name(name, passage, used | taken)) is not None
+                ),
+                None,
+            )
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)

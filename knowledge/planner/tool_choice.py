@@ -17,9 +17,9 @@ about it.
 - A clause that refers back and asks for what the step before already does ("order a pizza …
   and have it delivered to 12 Elm St") only says more about that step.
 
-Steps run in the order the request asks for them (a tool first named while setting the scene
-runs where a later clause asks for it), except where a clause says it comes first or before
-the one mentioned just before it.
+Steps run in the order the request asks for them (a tool first named while setting the scene,
+or in an overview before the steps start with "First, …", runs where a later clause asks for
+it), except where a clause says it comes first or before the one mentioned just before it.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ class Pick:
     """Starts of later clauses that asked for the same tool (one step serves them)."""
     asked_in: Clause | None = None
     """The clause that asked for it, when an earlier clause only set the scene with it ("I'm
-    staying at the Ritz on Monday. … Can you book the hotel?"): the step runs where it is
-    asked for."""
+    staying at the Ritz on Monday. … Can you book the hotel?") or named it in an overview
+    before "First, …" ("I have two bills and a meeting. Can you help? First, … Lastly, the
+    meeting"): the step runs where it is asked for."""
     remembered: Remembered | None = None
     """The accepted request's clause whose vote chose this tool, when the words alone would
     not have."""
@@ -239,7 +240,12 @@ class ToolChooser:
                     continue
                 previous.score = max(previous.score, score)
                 previous.also.append(clause.start)
-                if clause.asks and previous.asked_in is None and not previous.clause.asks:
+                overview = any(  # the steps start at a "First, …" after the earlier clause
+                    c.first and previous.clause.start < c.start <= clause.start for c in clauses
+                )
+                if clause.asks and (
+                    overview or (previous.asked_in is None and not previous.clause.asks)
+                ):
                     previous.asked_in = clause
                 continue  # the same tool again, no new quoted value: one step
             picks.append(

@@ -20,8 +20,9 @@ _BOUNDARY = re.compile(
 #: Words at the start of a clause that say how it relates to the one before.
 _LEADING = re.compile(
     r"^(?P<word>prior to (?:that|this|it)|before (?:that|this|it|then)|but first|"
-    r"first of all|first(?:ly)?|second(?:ly)?|third(?:ly)?|next|then|after that|afterwards|"
-    r"finally|lastly|last|once (?:that|this|it|you|we|I|everything|done|finished)[^,]*|meanwhile|"
+    r"first of all|first(?:ly)?|second(?:ly)?|third(?:ly)?|next|then|after (?:that|this)|"
+    r"afterwards|finally|lastly|last|once (?:that|this|it|you|we|I|everything|done|finished)[^,]*|"
+    r"meanwhile|"
     r"in the mean ?time|"
     r"at the same time|in parallel|simultaneously|alongside|additionally|also|besides|"
     r"in addition|moreover|furthermore|and)\b[,\s]*",
@@ -146,14 +147,7 @@ class Clause(BaseModel):
         is green'") or reported ("send Dana a message that the build is green", "let #ops
         know that …" → "let #ops know a message"): the clause asks for a message, whatever
         the message says."""
-        text = literally(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
-        text = QUOTED.sub(_title_or_ellipsis, text)
-        reported = _REPORTED.search(text)
-        if reported and len(reported.group("said").split()) >= MESSAGE_WORDS:
-            text = re.sub(r"\s*\bthat\s*$", "", text[: reported.start("said")])
-            if not _NAMES_A_MESSAGE.search(text):
-                text += " a message"  # "let #ops know that …": a message to #ops
-        return text
+        return without_message(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
 
 
 #: A quoted value of this many words or more is a message (what to write), not a title.
@@ -162,7 +156,8 @@ MESSAGE_WORDS = 4
 #: know that …", "an email indicating that …").
 TELLING = (
     r"\b(?:message|note|text|e-?mail|sms|reminder|notification|tell(?:ing)?|inform(?:ing)?|"
-    r"notify(?:ing)?|remind(?:ing)?|saying|stating|indicating|mentioning|know)\b"
+    r"notify(?:ing)?|remind(?:ing)?|post(?:ing)?|announc(?:e|ing)|saying|stating|indicating|"
+    r"mentioning|know)\b"
     r"(?:[^.;:'\"]|\.(?=\S)){0,40}?\bthat\s+"  # not past a sentence end ("ann@x.io" is none)
 )
 #: A reported message in a clause: what it says runs to the end of the clause.
@@ -171,6 +166,19 @@ _REPORTED = re.compile(TELLING + r"(?P<said>.+)$", re.IGNORECASE)
 _NAMES_A_MESSAGE = re.compile(
     r"\b(?:message|note|text|e-?mail|sms|reminder|notification)\W*$", re.IGNORECASE
 )
+
+
+def without_message(text: str) -> str:
+    """``text`` with idioms written as what they mean and the message it gives left out,
+    quoted ("text Bob 'the build is green'" → "text Bob '…'") or reported ("let #ops know
+    that the build is green" → "let #ops know a message"); a short quote (a title) stays."""
+    text = QUOTED.sub(_title_or_ellipsis, literally(text))
+    reported = _REPORTED.search(text)
+    if reported and len(reported.group("said").split()) >= MESSAGE_WORDS:
+        text = re.sub(r"\s*\bthat\s*$", "", text[: reported.start("said")])
+        if not _NAMES_A_MESSAGE.search(text):
+            text += " a message"  # "let #ops know that …": a message to #ops
+    return text
 
 
 def _title_or_ellipsis(quote: re.Match[str]) -> str:

@@ -806,3 +806,38 @@ def test_a_weak_ask_for_the_tool_the_scene_just_named_is_a_step(index):
 def test_a_time_condition_runs_nothing_of_its_own(planner, request_text, tools):
     steps = planned(planner, request_text).blueprint.steps
     assert [s.tool for s in steps] == tools
+
+
+def test_a_step_named_in_an_overview_runs_where_the_steps_after_first_put_it(planner):
+    """'… Could you help me with this? First, …' starts the steps in order: what the overview
+    named runs where a later clause asks for it again, not where the overview named it."""
+    result = planned(
+        planner,
+        "I have a message for #dev to post and a deploy to do. Could you help me with this? "
+        "First, run the tests for repo auth. Then deploy the auth service to staging. "
+        "Lastly, post to #dev that auth is live on staging.",
+    )
+    assert steps_of(result.blueprint) == [
+        ("ci.run_tests", {"repo": "auth"}, []),
+        ("deploy.service", {"service": "auth", "environment": "staging"}, ["run_tests"]),
+        ("slack.post_message", {"channel": "#dev", "text": "auth is live on staging"}, ["service"]),
+    ]
+
+
+def test_each_reported_message_is_a_post_of_its_own_words(planner):
+    """'that …' after 'post' is what to write, not a reference back to the step before: the
+    second post says what it was told to, not the test run's output."""
+    result = planned(
+        planner,
+        "Post to #dev that the deploy of auth starts. Run the tests for repo auth. "
+        "Then post to #dev that the tests of auth passed.",
+    )
+    assert steps_of(result.blueprint) == [
+        ("slack.post_message", {"channel": "#dev", "text": "the deploy of auth starts"}, []),
+        ("ci.run_tests", {"repo": "auth"}, ["post_message"]),
+        (
+            "slack.post_message",
+            {"channel": "#dev", "text": "the tests of auth passed"},
+            ["run_tests"],
+        ),
+    ]

@@ -511,3 +511,22 @@ def test_a_name_said_otherwise_wins_over_a_lower_case_word_beside_the_params_wor
 )
 def test_an_activity_after_the_params_word_is_a_compound_not_a_name(request_text, params_schema):
     assert fill(params_schema, request_text).params == {}
+
+
+def test_a_lower_case_name_beside_the_params_word_may_come_from_the_context():
+    """The clause that named the step first ("the tests of repo auth need a run. Can you help
+    me?") gives no name; a later clause that asked for the same step does."""
+    request = (
+        "The tests of repo auth need a run. Can you help me? Lastly, run the tests for repo auth."
+    )
+    clause = "The tests of repo auth need a run. Can you help me?"
+    later = "run the tests for repo auth"
+    filled = fill_params(
+        schema(repo=text_param()),
+        clause,
+        (0, len(clause)),
+        find_mentions(request, today=TODAY),
+        set(),
+        context=[Passage(later, request.index(later))],
+    )
+    assert filled.params == {"repo": "auth"}

@@ -44,6 +44,15 @@ def test_a_lone_connective_belongs_to_the_next_clause():
     ]
 
 
+@pytest.mark.parametrize("lead", ["After that", "After this"])
+def test_after_that_or_this_alone_is_a_connective_not_a_clause(lead):
+    clauses = clauses_of(f"Record the standup. {lead}, I would like to post it to #dev")
+    assert [(c.text, c.connective) for c in clauses] == [
+        ("Record the standup", ""),
+        ("I would like to post it to #dev", "after"),
+    ]
+
+
 def test_once_that_is_done_orders_what_follows():
     clauses = clauses_of("run ci. Once that is done, deploy it to staging")
     assert clauses[-1].text == "deploy it to staging"
@@ -214,6 +223,8 @@ def test_the_meaning_of_a_clause_leaves_out_a_quoted_message_but_keeps_a_title()
         ("send Dana a message that the build is green", "send Dana a message"),
         ("let the team know that the deploy failed on staging", "let the team know a message"),
         ("email bo@x.io stating that the api is up", "email bo@x.io stating a message"),
+        ("post to #dev that auth is live on staging", "post to #dev a message"),
+        ("announce in #ops that the freeze starts at noon", "announce in #ops a message"),
         # a short one is kept: it may say what to do ("make sure that it runs")
         ("tell Dana that it shipped", "tell Dana that it shipped"),
         # "that" after no word for telling is no message
