@@ -7,7 +7,7 @@ no step at all — memory settles close calls, it does not overrule a clear fit)
 asking clause gets its best tool when the score is convincing. A clause that only sets the
 scene needs a better fit, and one that only states what the speaker has or is at ("I have a
 meeting at 8", "I'm at a meeting downtown") a much better one, unless the next clause asks
-about it.
+about it. A clause that says not to do something ("Don't page the on-call") is no step.
 
 - A clause that gives an address its tool has no param for (a phone number, an email address,
   a channel) also gets the tool that reaches it ("… send the flight details to my phone at
@@ -269,6 +269,8 @@ class ToolChooser:
     ) -> float:
         """The least score for clause ``row``'s best tool (``column``) to become a step."""
         clause = clauses[row]
+        if clause.refuses:
+            return math.inf  # "Don't deploy on a Friday": the one step not to plan
         if clause.asks:
             scene = scores[row - 1] if row > 0 and not clauses[row - 1].asks else None
             if (

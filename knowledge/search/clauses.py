@@ -48,6 +48,23 @@ _CONDITION_WORDS = frozenset({"after", "once"})
 _TIME_CONDITION = re.compile(
     r"(?:after|once|while|when|whenever|until)\b(?!\s+(?:that|this|which|it)\b)", re.IGNORECASE
 )
+#: A negation that opens a clause, not one that asks ("don't forget to …", "wouldn't it be
+#: great if …").
+_NEGATION = (
+    r"(?:don'?t|do not|never|won'?t|will not|can'?t|cannot|couldn'?t|wouldn'?t|shouldn'?t|"
+    r"(?:i'?m|i am|we'?re|we are) not)\b(?!\s+(?:forget|fail|hesitate|miss|it|you)\b)"
+)
+#: A clause that says what is not so or not wanted: it asks for nothing ("I won't be able
+#: to pay my card", "I don't need my old laptop").
+_NEGATED = re.compile(
+    rf"^(?:(?:please|so|and|but|i|we|i'?d|i'?ll|we'?d),?\s+)*{_NEGATION}", re.IGNORECASE
+)
+#: A clause that says not to do something: "Don't deploy on a Friday", "never restart …".
+_REFUSES = re.compile(
+    r"^(?:please,?\s+)?(?:don'?t|do not|never)\b"
+    r"(?!\s+(?:forget|fail|hesitate|miss)\b)",
+    re.IGNORECASE,
+)
 #: Leading words that put a clause before the one mentioned just before it.
 _EARLIER_WORDS = ("prior to", "before")
 #: A clause that asks for something (not one that only sets the scene).
@@ -132,6 +149,12 @@ class Clause(BaseModel):
         "I'm at a meeting downtown", "I've got a trip on Monday"), not a need ("I have a
         package to send")."""
         return not self.asks and bool(_CIRCUMSTANCE.match(self.text))
+
+    @property
+    def refuses(self) -> bool:
+        """Whether it says what not to do ("Don't deploy on a Friday", "never restart the
+        api", "don't want to worry about transport"): no step of its own."""
+        return bool(_REFUSES.match(self.text))
 
     @property
     def only_conditions(self) -> bool:
@@ -233,7 +256,7 @@ def read_clauses(text: str) -> list[Clause]:
             carried = word  # "Also," on its own: its word belongs to the next clause
             carried_earlier, carried_first = carried_earlier or earlier, carried_first or first
             continue
-        asks = _asks(stripped) or raw.rstrip().endswith("?")
+        asks = not _NEGATED.match(stripped) and (_asks(stripped) or raw.rstrip().endswith("?"))
         carried = "" if asks else word  # "Once that's done, …": the word orders what follows
         earlier = earlier or carried_earlier
         first = first or carried_first

@@ -841,3 +841,21 @@ def test_each_reported_message_is_a_post_of_its_own_words(planner):
             ["run_tests"],
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tools"),
+    [
+        (
+            "Don't deploy billing to production today. Roll back billing instead.",
+            ["deploy.rollback"],
+        ),
+        (
+            "Please don't page the on-call. Post to #ops that the api is degraded.",
+            ["slack.post_message"],
+        ),
+        ("I won't be able to check the status of auth myself. Could you do it?", ["status.check"]),
+    ],
+)
+def test_what_the_request_says_not_to_do_is_no_step(planner, request_text, tools):
+    assert [s.tool for s in planned(planner, request_text).blueprint.steps] == tools

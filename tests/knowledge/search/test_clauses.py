@@ -353,3 +353,24 @@ def test_a_clause_that_only_states_what_the_speaker_has_or_is_at(text, states):
 def test_a_clause_that_only_says_when_what_follows_happens(text, condition):
     first = clauses_of(text)[0]
     assert first.only_conditions is condition
+
+
+@pytest.mark.parametrize(
+    ("text", "asks", "refuses"),
+    [
+        ("Don't deploy billing on a Friday", False, True),
+        ("please don't page the on-call", False, True),
+        ("never restart the api during business hours", False, True),
+        ("I don't want to worry about transport", False, False),
+        ("I won't be able to pay my card", False, False),
+        ("we're not going to need the staging cluster", False, False),
+        # these ask
+        ("don't forget to post the notes to #dev", True, False),
+        ("Do not fail to page the on-call", True, False),
+        ("wouldn't it be great if you restarted the api?", True, False),
+        ("please deploy the api but don't restart the cache", True, False),
+    ],
+)
+def test_a_clause_opening_with_a_negation_asks_for_nothing(text, asks, refuses):
+    clause = clauses_of(text)[0]
+    assert (clause.asks, clause.refuses) == (asks, refuses)
