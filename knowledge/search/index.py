@@ -22,7 +22,7 @@ from knowledge.search.clauses import read_clauses
 from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
-from knowledge.search.lexical import BM25, QUOTED, literally, words
+from knowledge.search.lexical import BM25, QUOTED, literally, modifiers, words
 
 COLLECTION = "tools"
 #: Each ranking contributes this many candidates to the fusion.
@@ -211,10 +211,16 @@ class ToolIndex:
             vectors = self.embed_texts(clauses)
         scores = vectors @ self._matrix.T
         for row, clause in enumerate(clauses):
-            clause_words = words(QUOTED.sub(" ", clause))  # a title's words ask for nothing
+            unquoted = QUOTED.sub(" ", clause)  # a title's words ask for nothing
+            clause_words = words(unquoted)
             terms = set(clause_words)
+            modifying = modifiers(unquoted)
             for column, weights in enumerate(self._name_terms):
-                hit = sum(w for term, w in weights.items() if term in terms)
+                hit = sum(
+                    w
+                    for term, w in weights.items()
+                    if term in terms and (term not in modifying or modifying[term] & weights.keys())
+                )
                 if hit:
                     scores[row, column] += NAME_WORD_WEIGHT * hit
             for column, weight in self._named_examples(clause_words).items():

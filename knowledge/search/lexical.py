@@ -195,6 +195,9 @@ IDIOMS = {
     "ring a bell": "seem familiar",
     "break the bank": "cost too much",
     "piece of cake": "easy",
+    "set the mood": "make it cosy",
+    "set the tone": "make it fitting",
+    "set the stage": "prepare",
 }
 _IDIOM = re.compile(r"\b(?:" + "|".join(re.escape(i) for i in IDIOMS) + r")\b", re.IGNORECASE)
 
@@ -209,6 +212,45 @@ def words(text: str) -> list[str]:
     text = _titles_as_words(literally(text))
     spaced = _CAMEL.sub(" ", text).lower()
     return [stem(w) for w in _WORD.findall(spaced) if w not in STOP_WORDS]
+
+
+#: Words after an -ing form that make it a verb, not an activity noun ("a note reminding me",
+#: "a package arriving today", "an email confirming the order").
+_OBJECT_WORDS = frozenset(
+    """me you him her them us it the a an this that these those my your his their our its
+    today tomorrow tonight soon now here there about for to at on in with from up out by
+    into over""".split()  # noqa: SIM905
+)
+
+#: -ing words that work as prepositions ("news regarding electric cars").
+_ING_PREPOSITIONS = frozenset(
+    """regarding concerning including following during according considering involving
+    featuring excluding pending using covering discussing describing showing""".split()  # noqa: SIM905
+)
+
+
+def modifiers(text: str) -> dict[str, set[str]]:
+    """The index terms of ``text`` that only stand before an activity noun, each with the
+    nouns' terms: "software" in "interested in software engineering" names a field of work,
+    not software to install; "video" in "a video conferencing app" no video call."""
+    text = _titles_as_words(literally(text))
+    tokens = _WORD.findall(_CAMEL.sub(" ", text).lower())
+    heads: dict[str, set[str]] = {}
+    free: set[str] = set()
+    for position, token in enumerate(tokens):
+        if token in STOP_WORDS:
+            continue
+        after, then = [*tokens[position + 1 : position + 3], "", ""][:2]
+        if (
+            len(after) > 6
+            and after.endswith("ing")
+            and after not in _ING_PREPOSITIONS
+            and then not in _OBJECT_WORDS
+        ):
+            heads.setdefault(stem(token), set()).add(stem(after))
+        else:
+            free.add(stem(token))
+    return {term: nouns for term, nouns in heads.items() if term not in free}
 
 
 class BM25:

@@ -164,6 +164,27 @@ def test_the_words_of_a_quoted_value_do_not_name_a_tool(tmp_path, monkeypatch):
     assert bare[music] - bare_unweighted[music] > 0.1
 
 
+def test_a_name_word_before_an_activity_names_a_field_not_the_tool(tmp_path, monkeypatch):
+    entries = [
+        entry("software.install", "Install or update software on a computer", app="The app"),
+        entry("video.call", "Start a video call with a contact", contact="Who to call"),
+    ]
+    index = ToolIndex(tmp_path)
+    index.sync(entries)
+    software, video = index.names.index("software.install"), index.names.index("video.call")
+    texts = [
+        "I'm interested in software engineering",
+        "install a video conferencing app",
+        "install the software, then start a video call with Bo",
+    ]
+    weighted = index.clause_scores(texts)
+    monkeypatch.setattr(index_module, "NAME_WORD_WEIGHT", 0.0)
+    gain = weighted - index.clause_scores(texts)
+    assert gain[0, software] == pytest.approx(0.0, abs=1e-6)  # a field of work
+    assert gain[1, video] == pytest.approx(0.0, abs=1e-6)  # what kind of app
+    assert gain[2, software] > 0.1 and gain[2, video] > 0.1  # the things themselves
+
+
 def test_a_request_for_several_things_finds_one_tool_per_thing(tmp_path):
     index = ToolIndex(tmp_path)
     index.sync(FLEET)

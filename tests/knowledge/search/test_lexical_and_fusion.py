@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.search.fusion import reciprocal_rank_fusion
-from knowledge.search.lexical import BM25, literally, stem, words
+from knowledge.search.lexical import BM25, literally, modifiers, stem, words
 
 
 def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
@@ -55,6 +55,8 @@ def test_idioms_are_read_as_what_they_mean():
     assert "attend" not in words(text)
     assert words("what is the weather in Paris") == ["weather", "paris"]  # only the idiom
     assert literally("attend the weekly meeting") == "attend the weekly meeting"
+    # music to "set the mood" asks for nothing to set (no alarm, no status)
+    assert "set" not in words("play some soft music to set the mood")
 
 
 def test_bm25_ranks_the_document_sharing_the_rare_words_first():
@@ -88,3 +90,21 @@ def test_rrf_keeps_items_only_one_ranking_found_and_checks_weights():
     assert fused["a"] > fused["z"]
     with pytest.raises(ValueError, match="2 weights for 1 rankings"):
         reciprocal_rank_fusion([["a"]], weights=[1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm interested in software engineering", {"softwar": {"engineer"}}),
+        ("install a video conferencing app", {"video": {"conferenc"}}),
+        # the word stands on its own somewhere else too: it may still name something
+        ("a video conferencing app, then a video call", {}),
+        # an -ing form with an object is a verb: "a note reminding me", "a package arriving"
+        ("put a note reminding me to pay", {}),
+        ("my package arriving today", {}),
+        ("the latest news regarding electric cars", {}),  # a preposition
+        ("the online meeting", {"onlin": {"meet"}}),
+    ],
+)
+def test_words_that_only_qualify_an_activity_are_modifiers(text, expected):
+    assert modifiers(text) == expected
