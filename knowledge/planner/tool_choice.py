@@ -18,8 +18,9 @@ about it. A clause that says not to do something ("Don't page the on-call") is n
   and have it delivered to 12 Elm St") only says more about that step.
 
 Steps run in the order the request asks for them (a tool first named while setting the scene,
-or in an overview before the steps start with "First, …", runs where a later clause asks for
-it), except where a clause says it comes first or before the one mentioned just before it.
+as a need ("I need to post the notes. Can you run the tests and then post them?") or in an
+overview before the steps start with "First, …" runs where a later request asks for it),
+except where a clause says it comes first or before the one mentioned just before it.
 """
 
 from __future__ import annotations
@@ -243,8 +244,9 @@ class ToolChooser:
                 overview = any(  # the steps start at a "First, …" after the earlier clause
                     c.first and previous.clause.start < c.start <= clause.start for c in clauses
                 )
+                stated = previous.clause.stated and not clause.stated
                 if clause.asks and (
-                    overview or (previous.asked_in is None and not previous.clause.asks)
+                    overview or (previous.asked_in is None and (stated or not previous.clause.asks))
                 ):
                     previous.asked_in = clause
                 continue  # the same tool again, no new quoted value: one step

@@ -67,16 +67,23 @@ _REFUSES = re.compile(
 )
 #: Leading words that put a clause before the one mentioned just before it.
 _EARLIER_WORDS = ("prior to", "before")
-#: A clause that asks for something (not one that only sets the scene).
-_ASKS = re.compile(
+#: A clause that asks someone for something: a request ("Could you …", "please …").
+_REQUESTS = re.compile(
     r"\b(?:can|could|would|will) (?:you|we|u)\b|\bplease\b|\bhelp (?:me|us)?\b|\bassist\b|"
+    r"\bi(?:'d| would)? (?:like|love|want|need) you to\b|"
+    r"\blet'?s\b|\bmake sure\b|\bdon'?t forget\b|"
+    r"\bif you (?:could|can|would|don'?t mind)\b|"
+    r"\bwould be (?:great|helpful|nice|good|ideal|wonderful|lovely|useful) (?:if|to)\b|"
+    r"(?<!\bto )\bremind\b",  # "remind me to …" asks; "an alarm to remind me" says what for
+    re.IGNORECASE,
+)
+#: A clause that asks by stating a want or need ("I need to pay my bill", "I'm looking to
+#: sell my car").
+_WANTS = re.compile(
     r"\bi(?:'d| would) (?:like|love|want|appreciate)\b|"
     r"\bi(?:'ll| will|'d| would|'m going to| am going to)? (?:also )?"
     r"(?:need|want|wish|must|have to)\b|"
-    r"\blet'?s\b|\bmake sure\b|\bdon'?t forget\b|\bi'?m (?:looking|trying|hoping)\b|"
-    r"\bwe (?:need|should|must)\b|\bif you (?:could|can|would|don'?t mind)\b|"
-    r"\bwould be (?:great|helpful|nice|good|ideal|wonderful|lovely|useful) (?:if|to)\b|"
-    r"(?<!\bto )\bremind\b",  # "remind me to …" asks; "an alarm to remind me" says what for
+    r"\bi'?m (?:looking|trying|hoping)\b|\bwe (?:need|should|must)\b",
     re.IGNORECASE,
 )
 MIN_WORDS = 2
@@ -130,6 +137,9 @@ class Clause(BaseModel):
     """The word joining it to the clause before ("then", "meanwhile", "after", …), lower case."""
     asks: bool = True
     """Whether it asks for something (a question, a request, an imperative)."""
+    stated: bool = False
+    """Whether it asks only by stating a want or need ("I need to pay my bill", "I'm looking
+    to sell my car"), not by a question, a request or an imperative."""
     earlier: bool = False
     """Whether it happens before the clause mentioned just before it ("Prior to that, …",
     "… once the books arrive")."""
@@ -256,7 +266,9 @@ def read_clauses(text: str) -> list[Clause]:
             carried = word  # "Also," on its own: its word belongs to the next clause
             carried_earlier, carried_first = carried_earlier or earlier, carried_first or first
             continue
-        asks = not _NEGATED.match(stripped) and (_asks(stripped) or raw.rstrip().endswith("?"))
+        negated = bool(_NEGATED.match(stripped))
+        requests = not negated and (_requests(stripped) or raw.rstrip().endswith("?"))
+        asks = requests or (not negated and _asks(stripped))
         carried = "" if asks else word  # "Once that's done, …": the word orders what follows
         earlier = earlier or carried_earlier
         first = first or carried_first
@@ -278,6 +290,7 @@ def read_clauses(text: str) -> list[Clause]:
                 end=end,
                 connective=word,
                 asks=asks,
+                stated=asks and not requests,
                 earlier=earlier,
                 first=first,
                 lead_in=clauses[-1].text if clauses and says_little(stripped) else "",
@@ -305,7 +318,13 @@ def _content_words(clause: str) -> list[str]:
 
 
 def _asks(clause: str) -> bool:
-    if clause.endswith("?") or _ASKS.search(clause):
+    return _requests(clause) or bool(_WANTS.search(clause))
+
+
+def _requests(clause: str) -> bool:
+    """Whether ``clause`` asks as a question, a request or an imperative (not only by
+    stating a want)."""
+    if clause.endswith("?") or _REQUESTS.search(clause):
         return True
     first = clause.split()[0].lower()
     return first not in _SCENE_STARTS

@@ -859,3 +859,20 @@ def test_each_reported_message_is_a_post_of_its_own_words(planner):
 )
 def test_what_the_request_says_not_to_do_is_no_step(planner, request_text, tools):
     assert [s.tool for s in planned(planner, request_text).blueprint.steps] == tools
+
+
+def test_a_step_said_as_a_need_runs_where_a_later_request_asks_for_it(planner):
+    """'I need to …' names the step; the request after it says when it runs."""
+    steps = planned(
+        planner,
+        "I need to post the release notes to #dev. "
+        "Can you run the tests for repo kaizen and then post them to #dev?",
+    ).blueprint.steps
+    assert [s.tool for s in steps] == ["ci.run_tests", "slack.post_message"]
+    # said as a request first, it keeps its place
+    steps = planned(
+        planner,
+        "Could you post the release notes to #dev? "
+        "Run the tests for repo kaizen. I need to post them to #dev.",
+    ).blueprint.steps
+    assert [s.tool for s in steps] == ["slack.post_message", "ci.run_tests"]

@@ -374,3 +374,23 @@ def test_a_clause_that_only_says_when_what_follows_happens(text, condition):
 def test_a_clause_opening_with_a_negation_asks_for_nothing(text, asks, refuses):
     clause = clauses_of(text)[0]
     assert (clause.asks, clause.refuses) == (asks, refuses)
+
+
+@pytest.mark.parametrize(
+    ("text", "asks", "stated"),
+    [
+        ("I need to post the release notes to #dev", True, True),
+        ("I'm looking to sell my old laptop", True, True),
+        ("I'd like to roll back billing", True, True),
+        # a question, a request or an imperative asks outright
+        ("Could you roll back billing?", True, False),
+        ("I'd like you to roll back billing", True, False),
+        ("roll back billing", True, False),
+        ("I need you to page the on-call, please", True, False),
+        # the scene asks nothing at all
+        ("I have a deploy at noon", False, False),
+    ],
+)
+def test_a_clause_may_ask_only_by_stating_a_need(text, asks, stated):
+    (clause,) = clauses_of(text)
+    assert (clause.asks, clause.stated) == (asks, stated)
