@@ -32,6 +32,7 @@ from knowledge.planner.params import Passage, fill_params
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.planner.tool_choice import ChoiceSettings, Pick, ToolChoice, ToolChooser
+from knowledge.search.catalog import identifier_words
 from knowledge.search.clauses import Clause, read_clauses, without_message
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
@@ -138,6 +139,7 @@ class OfflinePlanner:
                 mentions,
                 used,
                 context=_context_of(pick, clauses),
+                verbs=identifier_words(pick.tool).split(),
             )
             used.update(filled.used)
             params = dict(filled.params)

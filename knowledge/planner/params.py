@@ -173,13 +173,16 @@ def fill_params(
     used: set[int],
     *,
     context: Sequence[Passage] = (),
+    verbs: Sequence[str] = (),
 ) -> FilledParams:
     """Params for a tool with parameter schema ``schema``, from the clause that asked for the
     step (at ``clause_span`` in the request) and the request's ``mentions``. Values the
     clause does not give are looked for in ``context`` (what set the scene for the clause, or
     asked for the same step: "I'm staying at the Ritz on May 1. Can you book it?"), then, when
     specific enough, anywhere in the request. Mentions whose start is in ``used`` are taken
-    by earlier steps and only reused when nothing else fits."""
+    by earlier steps and only reused when nothing else fits. ``verbs`` are the words of the
+    tool's name: a lower-case name right after one of them is its object ("deploy billing to
+    production", "roll back auth")."""
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     params: dict[str, Any] = {}
@@ -250,6 +253,13 @@ def fill_params(
                 ),
                 None,
             )
+        if (
+            choice is None
+            and "entity" in kinds
+            and "address" not in kinds  # a place is no verb's object
+            and not _FREE_TEXT.match(name.lower())
+        ):
+            choice = _object_of(name, verbs, clause, used | taken)
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
@@ -373,6 +383,49 @@ def _bare_name(name: str, clause: Passage, exclude: set[int]) -> Mention | None:
             and value not in own
             and not value.endswith("ed")  # "my preferred bank": a word that says which one
             and not (follows and _ACTIVITY.search(value))  # "in software engineering"
+            and start not in exclude
+        ):
+            return Mention(
+                kind="entity", text=value, value=value, start=start, end=start + len(value)
+            )
+    return None
+
+
+#: A verb (with its particle: "roll back", "spin up") and the lower-case name right after it,
+#: then a preposition or the end of the clause: "deploy billing to production".
+_VERB_OBJECT = re.compile(
+    r"(?:^|(?i:\b(?:please|then|and|also|now|just|to|you)\s+))"
+    r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off))?\s+"
+    rf"(?P<name>{_BARE_NAME})"
+    r"(?=\s+(?:to|in|on|from|at|for|with|by)\b|\s*[,;.?!]|\s*$)"
+)
+#: Words right after a verb that are no name ("deploy it to staging").
+_NO_OBJECT = frozenset(
+    """it them this that these those everything something anything all both again now
+    me us him her you here there back up down out over off""".split()  # noqa: SIM905
+)
+
+
+def _object_of(
+    name: str, verbs: Sequence[str], clause: Passage, exclude: set[int]
+) -> Mention | None:
+    """The lower-case name right after one of the tool's ``verbs`` (the words of its name
+    that are not the param's), as chat-ops commands are written: "deploy billing to
+    production", "roll back auth", "scale checkout to 12"."""
+    own = set(identifier_words(name).lower().split())
+    words = {v.lower() for v in verbs}
+    actions = words - own
+    if not actions:
+        return None
+    for match in _VERB_OBJECT.finditer(clause.text):
+        verb = match.group("verb").lower()
+        value = match.group("name")
+        start = clause.start + match.start("name")
+        if (
+            (verb in actions or verb + (match.group("particle") or "") in actions)
+            and value not in _NOT_A_NAME
+            and value not in _NO_OBJECT
+            and value not in own | set(words)
             and start not in exclude
         ):
             return Mention(

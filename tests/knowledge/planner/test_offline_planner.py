@@ -550,12 +550,20 @@ def test_a_phone_number_points_at_the_tool_wanting_one(planner):
 @pytest.mark.parametrize(
     ("second", "tool", "param", "address"),
     [
-        ("Please share the deployment details with alice@example.com", "email.send",
-         "email_address", "alice@example.com"),
-        ("Could you share the deployment status with #dev?", "slack.post_message", "channel",
-         "#dev"),
+        (
+            "Please share the deployment details with alice@example.com",
+            "email.send",
+            "email_address",
+            "alice@example.com",
+        ),
+        (
+            "Could you share the deployment status with #dev?",
+            "slack.post_message",
+            "channel",
+            "#dev",
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_address_the_clauses_tool_cannot_use_gets_a_step_that_reaches_it(
     planner, second, tool, param, address
 ):
@@ -721,14 +729,23 @@ def test_a_quoted_message_is_what_to_write_not_steps_to_run(
 @pytest.mark.parametrize(
     ("request_text", "tool", "params"),
     [
-        ("email alice@example.com saying that the api deploy to staging is done", "email.send",
-         {"email_address": "alice@example.com", "subject": "the api deploy to staging is done"}),
-        ("send Dana a message that the build is green", "slack.post_message",
-         {"text": "the build is green"}),
-        ("let #ops know that the api is down since noon", "slack.post_message",
-         {"channel": "#ops", "text": "the api is down since noon"}),
+        (
+            "email alice@example.com saying that the api deploy to staging is done",
+            "email.send",
+            {"email_address": "alice@example.com", "subject": "the api deploy to staging is done"},
+        ),
+        (
+            "send Dana a message that the build is green",
+            "slack.post_message",
+            {"text": "the build is green"},
+        ),
+        (
+            "let #ops know that the api is down since noon",
+            "slack.post_message",
+            {"channel": "#ops", "text": "the api is down since noon"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_reported_message_is_what_to_write_not_a_step_to_run(planner, request_text, tool, params):
     """A message reported with "… that …" is what to write: no deploy step, and the
     message is the step's text."""
@@ -876,3 +893,26 @@ def test_a_step_said_as_a_need_runs_where_a_later_request_asks_for_it(planner):
         "Run the tests for repo kaizen. I need to post them to #dev.",
     ).blueprint.steps
     assert [s.tool for s in steps] == ["slack.post_message", "ci.run_tests"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "params"),
+    [
+        (
+            "deploy billing to production",
+            "deploy.service",
+            {"service": "billing", "environment": "production"},
+        ),
+        (
+            "Roll back billing, then post to #dev that it is rolled back",
+            "deploy.rollback",
+            {"service": "billing"},
+        ),
+        ("scale checkout to 12 replicas", "k8s.scale", {"deployment": "checkout", "replicas": 12}),
+    ],
+)
+def test_a_chat_ops_command_names_what_it_acts_on_right_after_the_verb(
+    planner, request_text, tool, params
+):
+    step = planned(planner, request_text).blueprint.steps[0]
+    assert (step.tool, dict(step.params)) == (tool, params)

@@ -31,12 +31,15 @@ def fill(
     request: str,
     clause: str | None = None,
     used: set[int] | None = None,
+    verbs: tuple[str, ...] = (),
 ) -> FilledParams:
     """Fill from ``clause`` (the whole request when not given) within ``request``."""
     clause = clause or request
     start = request.index(clause)
     mentions = find_mentions(request, today=TODAY)
-    return fill_params(params_schema, clause, (start, start + len(clause)), mentions, used or set())
+    return fill_params(
+        params_schema, clause, (start, start + len(clause)), mentions, used or set(), verbs=verbs
+    )
 
 
 # ------------------------------------------------------------------------------ kinds
@@ -530,3 +533,54 @@ def test_a_lower_case_name_beside_the_params_word_may_come_from_the_context():
         context=[Passage(later, request.index(later))],
     )
     assert filled.params == {"repo": "auth"}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "verbs", "params_schema", "expected"),
+    [
+        (
+            "deploy billing to production",
+            ("deploy", "service"),
+            schema(service=text_param()),
+            "billing",
+        ),
+        ("Roll back auth in staging", ("deploy", "rollback"), schema(service=text_param()), "auth"),
+        (
+            "please scale checkout to 12",
+            ("k8s", "scale"),
+            schema(deployment=text_param()),
+            "checkout",
+        ),
+        (
+            "then restart api-gateway.",
+            ("restart", "service"),
+            schema(service=text_param()),
+            "api-gateway",
+        ),
+    ],
+)
+def test_a_lower_case_name_right_after_the_tools_verb_is_its_object(
+    request_text, verbs, params_schema, expected
+):
+    filled = fill(params_schema, request_text, verbs=verbs)
+    assert next(iter(filled.params.values())) == expected
+    assert fill(params_schema, request_text).params == {}  # another tool's verb: no object
+
+
+@pytest.mark.parametrize(
+    ("request_text", "verbs", "params_schema"),
+    [
+        ("deploy it to staging", ("deploy", "service"), schema(service=text_param())),
+        ("deploy the api to staging", ("deploy", "service"), schema(service=text_param())),
+        # a word of the tool's own name is no object ("sell online")
+        ("sell online for me", ("sell", "item", "online"), schema(item=text_param())),
+        # a place is no verb's object
+        ("order pizza to my flat", ("order", "food"), schema(location=text_param("Where to"))),
+        # not right after the verb
+        ("deploy now billing to production", ("deploy", "service"), schema(service=text_param())),
+    ],
+)
+def test_words_after_the_tools_verb_that_are_no_object_fill_nothing(
+    request_text, verbs, params_schema
+):
+    assert fill(params_schema, request_text, verbs=verbs).params == {}
