@@ -49,6 +49,13 @@ class OfflineSettings(ChoiceSettings):
     """Below this confidence the plan comes with a clarifying question."""
 
 
+#: A clause that only says whom to tell ("then tell #dev", "let #ops know"): it tells what
+#: the step before did.
+_ONLY_TELLS = re.compile(
+    r"^(?:(?:and|then|also|please|and then)\s+)*(?:(?:tell|inform|notify|ping)\s+\S+|"
+    r"let\s+\S+(?:\s+\S+){0,3}?\s+know)\W*$",
+    re.IGNORECASE,
+)
 _REFERS_BACK = re.compile(
     r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
     r"list|details|data|findings|answer|response|confirmation|status))\b",
@@ -144,7 +151,8 @@ class OfflinePlanner:
             used.update(filled.used)
             params = dict(filled.params)
             previous = ids[-1] if ids else None
-            if previous is not None and _REFERS_BACK.search(without_message(pick.clause.text)):
+            said = without_message(pick.clause.text)
+            if previous is not None and (_REFERS_BACK.search(said) or _ONLY_TELLS.match(said)):
                 _feed_from(previous, params, schema)
             for name in filled.missing:
                 _ask_for(name, step_id, pick.tool, schema, params, inputs)

@@ -143,6 +143,16 @@ def telling_kinds(schema: dict[str, Any]) -> set[str]:
     return found
 
 
+def takes_a_message(schema: dict[str, Any]) -> bool:
+    """Whether a tool with params ``schema`` has a free-text param for what to say ("text",
+    "message", "content", …): a tool that can tell someone something."""
+    properties = schema.get("properties") or {}
+    return any(
+        _FREE_TEXT.match(name.lower()) and isinstance(prop, dict) and _takes_text(prop)
+        for name, prop in properties.items()
+    )
+
+
 def _for_type(kinds: tuple[MentionKind, ...], declared: Any) -> tuple[MentionKind, ...]:
     if declared in _NUMERIC_TYPES:
         numeric = tuple(k for k in kinds if k in ("number", "amount", "year", "phone"))
@@ -185,6 +195,8 @@ def fill_params(
     production", "roll back auth")."""
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
+    initials = _initials(verbs)  # "PR" in "open a PR" is the tool's own thing, not a value
+    mentions = [m for m in mentions if not (m.kind == "entity" and m.value in initials)]
     params: dict[str, Any] = {}
     missing: list[str] = []
     taken: set[int] = set()
@@ -216,6 +228,8 @@ def fill_params(
         if name in params or "enum" in props[name]:
             continue
         labelled = _labelled(name, props[name], clause, mentions, used | taken)
+        if labelled is None and "entity" in wanted_kinds(name, props[name]):
+            labelled = _bare_name(name, clause, used | taken, after_label=True)  # "repo kaizen"
         if labelled is not None:
             params[name] = _typed(labelled.value, props[name])
             taken.add(labelled.start)
@@ -357,24 +371,30 @@ _BARE_NAME = r"[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*"
 _ACTIVITY = re.compile(r"(?:ing|ion|ment|ery|ance|ence|ity|ness)$")
 
 
-def _bare_name(name: str, clause: Passage, exclude: set[int]) -> Mention | None:
+def _bare_name(
+    name: str, clause: Passage, exclude: set[int], *, after_label: bool = False
+) -> Mention | None:
     """A lower-case name ``clause`` gives with the param's own word, as chat-ops names are
     written: "the auth service", "our checkout deployment", "repo kaizen" at the end of the
     clause or before a preposition. Only for a param nothing else fills: in plain English
-    most such words are no names ("the travel insurance")."""
+    most such words are no names ("the travel insurance"). With ``after_label``, only a name
+    right after the param's word after a preposition counts ("for repo kaizen"): that one is
+    labelled; "a job interview" is a compound."""
     label = _label(name, phrase=True)
     if label is None:
         return None
     own = set(identifier_words(name).lower().split())
     patterns = (
-        rf"\b(?:the|our|my|your)\s+(?P<name>{_BARE_NAME})\s+{label}\b",
+        rf"\b(?i:the|our|my|your)\s+(?P<name>{_BARE_NAME})\s+{label}\b",
         rf"\b(?:the|a|on|in|for|of|to|from)\s+{label}\s+(?P<name>{_BARE_NAME})"
         r"(?=\s*$|\s*[,;.?!]|\s+(?:to|on|in|for|from|at|with|and|titled|named|called)\b)",
     )
     found = sorted(
         (match.start("name"), match.group("name"), follows)
         for follows, pattern in enumerate(patterns)
+        if follows or not after_label
         for match in re.finditer(pattern, clause.text)
+        if not after_label or match.group(0).split()[0].lower() not in ("the", "a")
     )
     for offset, value, follows in found:
         start = clause.start + offset
@@ -389,6 +409,14 @@ def _bare_name(name: str, clause: Passage, exclude: set[int]) -> Mention | None:
                 kind="entity", text=value, value=value, start=start, end=start + len(value)
             )
     return None
+
+
+def _initials(words: Sequence[str]) -> set[str]:
+    """The initials of each run of two or more of ``words`` ("pull request" → "PR")."""
+    letters = [w[0].upper() for w in words if w]
+    return {
+        "".join(letters[i:j]) for i in range(len(letters)) for j in range(i + 2, len(letters) + 1)
+    }
 
 
 #: A verb (with its particle: "roll back", "spin up") and the lower-case name right after it,

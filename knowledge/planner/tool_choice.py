@@ -35,7 +35,7 @@ import numpy as np
 
 from engine.tools.registry import ToolRegistry
 from knowledge.planner.extract import Mention
-from knowledge.planner.params import telling_kinds
+from knowledge.planner.params import takes_a_message, telling_kinds
 from knowledge.planner.phrases import Remembered, ToolPhrases
 from knowledge.search.clauses import Clause
 from knowledge.search.index import ToolIndex
@@ -167,6 +167,8 @@ def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
     return any(m.kind == "quoted" and clause.start <= m.start < clause.end for m in mentions)
 
 
+#: Words that ask to tell someone something ("tell #dev", "let the team know", "notify").
+_TELLS = re.compile(r"\b(?:tell|inform|notify|ping|let\s+(?:\S+\s+){1,4}?know)\b", re.IGNORECASE)
 #: A clause that refers back to what the clause before it asked for.
 _IT = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
 
@@ -213,7 +215,10 @@ class ToolChooser:
             unaided_step = (
                 float(words_alone[row, unaided]) >= floor and names[unaided] in self.registry
             )
-            if score < floor or names[column] not in self.registry:
+            told = self._told(clause, scores[row], mentions, telling) if score < floor else None
+            if told is not None:  # "then tell #dev": the tool that can say it there
+                column, score = told, float(scores[row, told])
+            elif score < floor or names[column] not in self.registry:
                 if unaided_step and self.phrases is not None:
                     choice.skipped.append((clause, self.phrases.nearest(vectors[row], None)))
                 continue
@@ -290,6 +295,10 @@ class ToolChooser:
         )
         if clause.only_states and not asked_next:
             return self.settings.accept_circumstance
+        if clause.describes and not (
+            after is not None and after.asks and int(np.argmax(scores[row + 1])) == column
+        ):  # "The checkout service is down": asks for no deploy, unless asked next
+            return self.settings.accept_circumstance
         if clause.only_conditions:
             return math.inf  # "Once the meeting is over, …": waits for an event, runs none
         return self.settings.accept_scene
@@ -322,6 +331,32 @@ class ToolChooser:
             return None
         kind = next(k for k in kinds if k in telling[names[best]])
         return best, _ADDRESS_WORDS.get(kind, kind)
+
+    def _told(
+        self,
+        clause: Clause,
+        row: np.ndarray[Any, Any],
+        mentions: Sequence[Mention],
+        telling: dict[str, set[str]],
+    ) -> int | None:
+        """The column of the tool that can tell the address an asking clause gives what to
+        say, when the clause asks to tell it ("then tell #dev", "inform my friend at +1 555
+        0100 about it"): the best-scoring tool wanting that kind of address and having a
+        param for a message. ``None`` when the clause tells no address."""
+        if not clause.asks or not _TELLS.search(clause.text):
+            return None
+        kinds = {
+            m.kind
+            for m in mentions
+            if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
+        }
+        names = self.index.names
+        columns = [
+            column
+            for column, name in enumerate(names)
+            if kinds & telling[name] and takes_a_message(self.registry.get(name).spec.params_schema)
+        ]
+        return max(columns, key=lambda c: float(row[c]), default=None)
 
     def _telling(self, tool: str) -> set[str]:
         if tool not in self.registry:

@@ -65,6 +65,12 @@ _REFUSES = re.compile(
     r"(?!\s+(?:forget|fail|hesitate|miss)\b)",
     re.IGNORECASE,
 )
+#: A clause whose subject, not the speaker, is, looks or seems some way.
+_DESCRIBES = re.compile(
+    r"^(?!(?:i|i'm|i've|i'd|i'll|we|we're|we've|we'd|you|let's|there|it)\b)"
+    r"(?:[\w'-]+\s+){1,4}?(?:is|are|was|were|looks?|seems?|has been|have been|keeps|kept)\b",
+    re.IGNORECASE,
+)
 #: Leading words that put a clause before the one mentioned just before it.
 _EARLIER_WORDS = ("prior to", "before")
 #: A clause that asks someone for something: a request ("Could you …", "please …").
@@ -165,6 +171,13 @@ class Clause(BaseModel):
         """Whether it says what not to do ("Don't deploy on a Friday", "never restart the
         api", "don't want to worry about transport"): no step of its own."""
         return bool(_REFUSES.match(self.text))
+
+    @property
+    def describes(self) -> bool:
+        """Whether it only says how something other than the speaker is ("The checkout
+        service is down in production", "Our staging cluster looks unhealthy since the
+        deploy"): a state, not a request, whatever its words name."""
+        return not self.asks and bool(_DESCRIBES.match(self.text))
 
     @property
     def only_conditions(self) -> bool:

@@ -916,3 +916,58 @@ def test_a_chat_ops_command_names_what_it_acts_on_right_after_the_verb(
 ):
     step = planned(planner, request_text).blueprint.steps[0]
     assert (step.tool, dict(step.params)) == (tool, params)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tools", "told"),
+    [
+        (
+            "Open a PR for repo kaizen, then tell #dev",
+            ["github.open_pull_request", "slack.post_message"],
+            "#dev",
+        ),
+        (
+            "Roll back billing, then let the folks in #ops know",
+            ["deploy.rollback", "slack.post_message"],
+            "#ops",
+        ),
+        (
+            "Deploy auth to staging and notify alice@example.com",
+            ["deploy.service", "email.send"],
+            "alice@example.com",
+        ),
+    ],
+)
+def test_telling_an_address_is_a_message_there_about_the_step_before(
+    planner, request_text, tools, told
+):
+    """ "tell #dev" alone fits no tool well; the address and the word for telling say it is a
+    message to #dev, and what to tell is what the step before did."""
+    first, message = planned(planner, request_text).blueprint.steps
+    assert [first.tool, message.tool] == tools
+    assert told in message.params.values()
+    assert "{{ steps." + first.id + ".output }}" in message.params.values()
+
+
+def test_the_initials_of_the_tools_name_are_no_value(planner):
+    """'PR' in 'Open a PR' is the pull request itself: neither its title nor its repo."""
+    step = planned(planner, "Open a PR for repo kaizen").blueprint.steps[0]
+    assert step.params == {"repo": "kaizen", "title": "{{ inputs.open_pull_request_title }}"}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tools"),
+    [
+        (
+            "The checkout service is down in production. Could you roll it back?",
+            ["deploy.rollback"],
+        ),
+        (
+            "Our staging cluster looks unhealthy since the deploy. Can you check auth's status?",
+            ["status.check"],
+        ),
+    ],
+)
+def test_a_clause_saying_how_something_is_asks_for_no_step(planner, request_text, tools):
+    steps = planned(planner, request_text).blueprint.steps
+    assert [s.tool for s in steps] == tools

@@ -584,3 +584,11 @@ def test_words_after_the_tools_verb_that_are_no_object_fill_nothing(
     request_text, verbs, params_schema
 ):
     assert fill(params_schema, request_text, verbs=verbs).params == {}
+
+
+def test_a_lower_case_name_labelled_after_a_preposition_wins_over_a_capitalised_word():
+    filled = fill(schema(repo=text_param()), "Open a ticket in Jira for repo kaizen")
+    assert filled.params == {"repo": "kaizen"}
+    # after "the" or "a" the param's word makes a compound: "a job interview"
+    filled = fill(schema(job=text_param()), "I got a job interview at Acme")
+    assert filled.params == {"job": "Acme"}

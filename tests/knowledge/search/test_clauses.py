@@ -394,3 +394,21 @@ def test_a_clause_opening_with_a_negation_asks_for_nothing(text, asks, refuses):
 def test_a_clause_may_ask_only_by_stating_a_need(text, asks, stated):
     (clause,) = clauses_of(text)
     assert (clause.asks, clause.stated) == (asks, stated)
+
+
+@pytest.mark.parametrize(
+    ("text", "describes"),
+    [
+        ("The checkout service is down in production", True),
+        ("Our staging cluster looks unhealthy since the deploy", True),
+        ("my Billing service is due for a deploy", True),
+        # the speaker, or what there is
+        ("I am at a meeting downtown", False),
+        ("There's a deploy at noon", False),
+        ("It looks like rain", False),
+        # a request is no description
+        ("please check why the api is down", False),
+    ],
+)
+def test_a_clause_that_only_says_how_something_is(text, describes):
+    assert clauses_of(text)[0].describes is describes
