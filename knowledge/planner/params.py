@@ -422,10 +422,11 @@ def _initials(words: Sequence[str]) -> set[str]:
 #: A verb (with its particle: "roll back", "spin up") and the lower-case name right after it,
 #: then a preposition or the end of the clause: "deploy billing to production".
 _VERB_OBJECT = re.compile(
-    r"(?:^|(?i:\b(?:please|then|and|also|now|just|to|you)\s+))"
-    r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off))?\s+"
+    r"(?:^|(?i:\b(?:please|then|and|also|now|just|to|you)\s+)"
+    r"|(?i:\bthe\s+(?=\w+\s+(?:of|for)\b)))"  # "the status of auth"
+    r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off|of|for))?\s+"
     rf"(?P<name>{_BARE_NAME})"
-    r"(?=\s+(?:to|in|on|from|at|for|with|by)\b|\s*[,;.?!]|\s*$)"
+    r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then)\b|\s*[,;.?!]|\s*$)"
 )
 #: Words right after a verb that are no name ("deploy it to staging").
 _NO_OBJECT = frozenset(
@@ -439,7 +440,7 @@ def _object_of(
 ) -> Mention | None:
     """The lower-case name right after one of the tool's ``verbs`` (the words of its name
     that are not the param's), as chat-ops commands are written: "deploy billing to
-    production", "roll back auth", "scale checkout to 12"."""
+    production", "roll back auth", "scale checkout to 12", "the status of auth"."""
     own = set(identifier_words(name).lower().split())
     words = {v.lower() for v in verbs}
     actions = words - own
@@ -449,8 +450,9 @@ def _object_of(
         verb = match.group("verb").lower()
         value = match.group("name")
         start = clause.start + match.start("name")
+        particle = match.group("particle") or ""
         if (
-            (verb in actions or verb + (match.group("particle") or "") in actions)
+            (verb in actions or verb + particle in actions)
             and value not in _NOT_A_NAME
             and value not in _NO_OBJECT
             and value not in own | set(words)

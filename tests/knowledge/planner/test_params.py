@@ -557,6 +557,8 @@ def test_a_lower_case_name_beside_the_params_word_may_come_from_the_context():
             schema(service=text_param()),
             "api-gateway",
         ),
+        ("check the status of auth", ("status", "check"), schema(service=text_param()), "auth"),
+        ("run the tests for kaizen", ("ci", "run", "tests"), schema(repo=text_param()), "kaizen"),
     ],
 )
 def test_a_lower_case_name_right_after_the_tools_verb_is_its_object(
@@ -578,6 +580,12 @@ def test_a_lower_case_name_right_after_the_tools_verb_is_its_object(
         ("order pizza to my flat", ("order", "food"), schema(location=text_param("Where to"))),
         # not right after the verb
         ("deploy now billing to production", ("deploy", "service"), schema(service=text_param())),
+        # a word of the tool's name in a compound noun is no verb
+        (
+            "buy an insurance policy from the broker",
+            ("buy", "insurance"),
+            schema(company=text_param()),
+        ),
     ],
 )
 def test_words_after_the_tools_verb_that_are_no_object_fill_nothing(
