@@ -278,7 +278,7 @@ def fill_params(
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
         elif _FREE_TEXT.match(name.lower()) and _takes_text(prop):
-            params[name] = _clause_as_text(clause_text)
+            params[name] = _clause_as_text(clause_text, name)
         elif "default" in prop:
             continue
         elif name in required:
@@ -635,7 +635,31 @@ _POLITE = re.compile(
 )
 
 
-def _clause_as_text(clause: str) -> str:
-    """The clause without its politeness ("could you please …") and final punctuation."""
+def _clause_as_text(clause: str, name: str = "") -> str:
+    """The clause without its politeness ("could you please …") and final punctuation; what
+    follows a colon when something does ("open an issue: login returns 500"); for a param
+    naming what to look for (a query, a topic), what the clause is about ("search the docs
+    for rate limits" → "rate limits", "news about AI in healthcare" → "AI in healthcare")."""
     text = _POLITE.sub("", clause).strip(" ,.?!")
+    said = text.split(": ", 1)[1].strip() if ": " in text else ""
+    if len(said.split()) >= 2:
+        return said
+    if _SOUGHT.match(name.lower()):
+        about = _ABOUT.search(text) or _LOOKED_FOR.search(text)
+        if about is not None and about.group("what").strip():
+            return about.group("what").strip()
     return text or clause.strip(" ,.?!")
+
+
+#: Params that name what to look for.
+_SOUGHT = re.compile(r"^(?:query|question|topic|keywords?|search|terms?|search_terms?)$")
+#: What a clause is about ("news about AI", "a meeting regarding the Q3 plan").
+_ABOUT = re.compile(
+    r"\b(?:about|regarding|concerning|on the (?:topic|subject) of|related to)\s+(?P<what>.+)$",
+    re.IGNORECASE,
+)
+#: What a clause looks for ("search the docs for rate limits", "look up flights to Rome").
+_LOOKED_FOR = re.compile(
+    r"\b(?:search(?:ing)?|look(?:ing)?|find(?:ing)?|google|grep)\b.*?\b(?:for|up)\s+(?P<what>.+)$",
+    re.IGNORECASE,
+)

@@ -206,6 +206,13 @@ TELLING = (
     r"mentioning|know)\b"
     r"(?:[^.;:'\"]|\.(?=\S)){0,40}?\bthat\s+"  # not past a sentence end ("ann@x.io" is none)
 )
+#: A message after a colon, following a word for telling or posting ("post to #dev: done").
+_COLON_MESSAGE = re.compile(
+    r"\b(?:post(?:ing)?|send(?:ing)?|say(?:ing)?|write|reply|comment|tell(?:ing)?|message|"
+    r"text|e-?mail|sms|note|announce|notify|inform|ping)\b[^:.;]{0,40}:\s+"
+    r"(?![^\s]*[@#/\d])(?P<said>\S+\s+\S.*)$",  # "email: bo@x.io" labels an address
+    re.IGNORECASE,
+)
 #: A reported message in a clause: what it says runs to the end of the clause.
 _REPORTED = re.compile(TELLING + r"(?P<said>.+)$", re.IGNORECASE)
 #: Words that name a message, ending what is left of a clause once its message is left out.
@@ -216,9 +223,13 @@ _NAMES_A_MESSAGE = re.compile(
 
 def without_message(text: str) -> str:
     """``text`` with idioms written as what they mean and the message it gives left out,
-    quoted ("text Bob 'the build is green'" → "text Bob '…'") or reported ("let #ops know
-    that the build is green" → "let #ops know a message"); a short quote (a title) stays."""
+    quoted ("text Bob 'the build is green'" → "text Bob '…'"), reported ("let #ops know
+    that the build is green" → "let #ops know a message") or after a colon ("post to #dev:
+    deploy is done" → "post to #dev a message"); a short quote (a title) stays."""
     text = QUOTED.sub(_title_or_ellipsis, literally(text))
+    colon = _COLON_MESSAGE.search(text)
+    if colon:  # "post to #dev: deploy is done": what follows the colon is what to say
+        text = text[: colon.start("said")].rstrip(" :") + " a message"
     reported = _REPORTED.search(text)
     if reported and len(reported.group("said").split()) >= MESSAGE_WORDS:
         text = re.sub(r"\s*\bthat\s*$", "", text[: reported.start("said")])

@@ -971,3 +971,12 @@ def test_the_initials_of_the_tools_name_are_no_value(planner):
 def test_a_clause_saying_how_something_is_asks_for_no_step(planner, request_text, tools):
     steps = planned(planner, request_text).blueprint.steps
     assert [s.tool for s in steps] == tools
+
+
+def test_a_message_after_a_colon_is_what_to_post_not_a_step(planner):
+    """'deploy is done' after the colon is what to write: no deploy."""
+    (step,) = planned(planner, "post to #dev: deploy is done").blueprint.steps
+    assert (step.tool, dict(step.params)) == (
+        "slack.post_message",
+        {"channel": "#dev", "text": "deploy is done"},
+    )

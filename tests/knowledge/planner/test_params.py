@@ -600,3 +600,21 @@ def test_a_lower_case_name_labelled_after_a_preposition_wins_over_a_capitalised_
     # after "the" or "a" the param's word makes a compound: "a job interview"
     filled = fill(schema(job=text_param()), "I got a job interview at Acme")
     assert filled.params == {"job": "Acme"}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "param", "expected"),
+    [
+        ("open an issue in jira: login page returns 500", "summary", "login page returns 500"),
+        ("search the docs for rate limits", "query", "rate limits"),
+        ("get me the latest news about home automation", "topic", "home automation"),
+        ("look up cheap flights", "query", "cheap flights"),
+        # a text param that is no query keeps the clause
+        ("search the docs for rate limits", "text", "search the docs for rate limits"),
+        # a colon in a time is no label
+        ("remind me at 10:30 to stretch", "text", "remind me at 10:30 to stretch"),
+    ],
+)
+def test_free_text_is_what_follows_a_colon_or_what_is_looked_for(request_text, param, expected):
+    filled = fill(schema(**{param: text_param()}), request_text)
+    assert filled.params[param] == expected

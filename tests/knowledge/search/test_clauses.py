@@ -412,3 +412,21 @@ def test_a_clause_may_ask_only_by_stating_a_need(text, asks, stated):
 )
 def test_a_clause_that_only_says_how_something_is(text, describes):
     assert clauses_of(text)[0].describes is describes
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        ("post to #dev: deploy is done", "post to #dev a message"),
+        ("send Bo a note: the api is back", "send Bo a note a message"),
+        # a colon that labels an address, or sits in a time, starts no message
+        (
+            "tell John (via email: john@example.com) about it",
+            "tell John (via email: john@example.com) about it",
+        ),
+        ("say at 1:55 PM that we start", "say at 1:55 PM that we start"),
+    ],
+)
+def test_what_follows_a_colon_after_a_word_for_telling_is_a_message(text, meaning):
+    (clause,) = clauses_of(text)
+    assert clause.meaning == meaning
