@@ -131,6 +131,7 @@ _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
             r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars|euros|pounds)\b)"
         ),
     ),
+    ("number", re.compile(r"(?<![\w-])\d{4}(?:[ -]\d{4}){3}(?![\w-])")),  # a card's number
     ("channel", re.compile(r"(?<![\w&])#[a-z0-9][a-z0-9_\-]{0,79}\b")),
     ("mention", re.compile(r"(?<![\w])@[A-Za-z0-9][\w.\-]{0,79}\b|<@[A-Z0-9]+>")),
     (
@@ -339,7 +340,21 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
             continue
         taken.append((start, end))
         found.append(Mention(kind="entity", text=raw, value=raw, start=start, end=end))
+    found = [
+        m.model_copy(update={"kind": "number"})
+        if m.kind == "phone" and _NUMBER_OF_AN_ACCOUNT.search(text[max(0, m.start - 40) : m.start])
+        else m
+        for m in found
+    ]
     return sorted(found, key=lambda m: m.start)
+
+
+#: Words just before a long number that make it a card's or an account's, not a phone's.
+_NUMBER_OF_AN_ACCOUNT = re.compile(
+    r"\b(?:card|account|iban|policy|order|invoice|ticket)"
+    r"(?:\s+(?:number|no\.?|#|ending\s+(?:in|with)|with(?:\s+the)?(?:\s+number)?))*\s*[:#]?\s*$",
+    re.IGNORECASE,
+)
 
 
 def _sentence_start_only(text: str, start: int, raw: str) -> bool:

@@ -374,3 +374,20 @@ def test_every_kind_in_one_request_in_order():
         "address",
         "entity",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("make a payment towards my credit card with number 1234567890", "number", "1234567890"),
+        ("pay off my card 1234-5678-9012-3456 today", "number", "1234-5678-9012-3456"),
+        ("transfer it to account number 5551234567", "number", "5551234567"),
+        ("my card ending in 1234567890 is due", "number", "1234567890"),
+        # a phone number near the word "card" is still a phone number
+        ("text my card company at 555-123-4567", "phone", "555-123-4567"),
+        ("call 1234567890 about my card", "phone", "1234567890"),
+    ],
+)
+def test_a_long_number_labelled_as_a_cards_or_accounts_is_no_phone(text, kind, value):
+    (mention,) = [m for m in found(text) if m.kind in ("phone", "number")]
+    assert (mention.kind, mention.value) == (kind, value)
