@@ -387,7 +387,8 @@ def _bare_name(
     patterns = (
         rf"\b(?i:the|our|my|your)\s+(?P<name>{_BARE_NAME})\s+{label}\b",
         rf"\b(?:the|a|on|in|for|of|to|from)\s+{label}\s+(?P<name>{_BARE_NAME})"
-        r"(?=\s*$|\s*[,;.?!]|\s+(?:to|on|in|for|from|at|with|and|titled|named|called)\b)",
+        r"(?=\s*$|\s*[,;.?!]|\s+(?:to|on|in|for|from|at|with|and|titled|named|called|is|are|"
+        r"pass(?:es)?|succeeds?|fails?)\b)",
     )
     found = sorted(
         (match.start("name"), match.group("name"), follows)

@@ -287,6 +287,8 @@ class ToolChooser:
             ):
                 return min(self.settings.accept, self.settings.accept_supported)
             return self.settings.accept
+        if clause.gates:
+            return self.settings.accept  # "If the tests pass, deploy": run them, then deploy
         after = clauses[row + 1] if row + 1 < len(clauses) else None
         asked_next = (
             after is not None

@@ -65,6 +65,12 @@ _REFUSES = re.compile(
     r"(?!\s+(?:forget|fail|hesitate|miss)\b)",
     re.IGNORECASE,
 )
+#: A condition that something succeeds ("if the tests pass", "once the build is green").
+_GATE = re.compile(
+    r"^(?:if|once|when|after)\b.*\b(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)"
+    r"\W*$",
+    re.IGNORECASE,
+)
 #: A clause whose subject, not the speaker, is, looks or seems some way.
 _DESCRIBES = re.compile(
     r"^(?!(?:i|i'm|i've|i'd|i'll|we|we're|we've|we'd|you|let's|there|it)\b)"
@@ -171,6 +177,12 @@ class Clause(BaseModel):
         """Whether it says what not to do ("Don't deploy on a Friday", "never restart the
         api", "don't want to worry about transport"): no step of its own."""
         return bool(_REFUSES.match(self.text))
+
+    @property
+    def gates(self) -> bool:
+        """Whether it makes what follows wait for something to succeed ("If the tests for
+        kaizen pass, …", "once the build is green, …"): that something is a step to run."""
+        return not self.asks and bool(_GATE.match(self.text))
 
     @property
     def describes(self) -> bool:

@@ -980,3 +980,14 @@ def test_a_message_after_a_colon_is_what_to_post_not_a_step(planner):
         "slack.post_message",
         {"channel": "#dev", "text": "deploy is done"},
     )
+
+
+def test_a_step_that_must_succeed_first_is_run_first(planner):
+    """'If the tests pass, deploy' gates the deploy on a test run: the tests are a step (the
+    deploy depends on it, so it runs only after the tests succeed)."""
+    tests, deploy = planned(
+        planner, "If the tests for repo kaizen pass, deploy kaizen to production"
+    ).blueprint.steps
+    assert (tests.tool, dict(tests.params)) == ("ci.run_tests", {"repo": "kaizen"})
+    assert deploy.tool == "deploy.service"
+    assert deploy.depends_on == [tests.id]

@@ -430,3 +430,18 @@ def test_a_clause_that_only_says_how_something_is(text, describes):
 def test_what_follows_a_colon_after_a_word_for_telling_is_a_message(text, meaning):
     (clause,) = clauses_of(text)
     assert clause.meaning == meaning
+
+
+@pytest.mark.parametrize(
+    ("text", "gates"),
+    [
+        ("If the tests for repo kaizen pass, deploy it", True),
+        ("once the build is green, post to #dev", True),
+        ("when the migration succeeds, restart the api", True),
+        # waiting for an event, or a condition on how something is: nothing to run first
+        ("Once the meeting is over, post the notes", False),
+        ("If it's fine, book a flight", False),
+    ],
+)
+def test_a_clause_that_makes_what_follows_wait_for_a_success(text, gates):
+    assert clauses_of(text)[0].gates is gates
