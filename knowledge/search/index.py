@@ -22,7 +22,7 @@ from knowledge.search.clauses import read_clauses
 from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
-from knowledge.search.lexical import BM25, QUOTED, literally, modifiers, words
+from knowledge.search.lexical import BM25, QUOTED, joined_words, literally, modifiers, words
 
 COLLECTION = "tools"
 #: Each ranking contributes this many candidates to the fusion.
@@ -214,6 +214,7 @@ class ToolIndex:
             unquoted = QUOTED.sub(" ", clause)  # a title's words ask for nothing
             clause_words = words(unquoted)
             terms = set(clause_words)
+            terms.update(joined_words(unquoted))  # "roll back" → rollback
             modifying = modifiers(unquoted)
             for column, weights in enumerate(self._name_terms):
                 hit = sum(

@@ -214,6 +214,14 @@ def words(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(spaced) if w not in STOP_WORDS]
 
 
+def joined_words(text: str) -> set[str]:
+    """Each two words of ``text`` in a row written as one, as an index term: a phrasal verb as
+    a tool name writes it ("roll back" → rollback, "log in" → login); "rolled back" says what
+    happened and joins into no such word."""
+    tokens = _WORD.findall(literally(text).lower())
+    return {stem(a + b) for a, b in zip(tokens, tokens[1:], strict=False)}
+
+
 #: Words after an -ing form that make it a verb, not an activity noun ("a note reminding me",
 #: "a package arriving today", "an email confirming the order").
 _OBJECT_WORDS = frozenset(

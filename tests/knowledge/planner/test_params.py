@@ -618,3 +618,9 @@ def test_a_lower_case_name_labelled_after_a_preposition_wins_over_a_capitalised_
 def test_free_text_is_what_follows_a_colon_or_what_is_looked_for(request_text, param, expected):
     filled = fill(schema(**{param: text_param()}), request_text)
     assert filled.params[param] == expected
+
+
+def test_a_name_after_the_tools_noun_and_a_preposition_is_its_object():
+    verbs = ("github", "open", "pull", "request")
+    filled = fill(PULL_REQUEST, "open a pull request on kaizen titled 'Speed'", verbs=verbs)
+    assert filled.params == {"repo": "kaizen", "title": "Speed"}

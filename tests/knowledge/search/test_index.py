@@ -185,6 +185,17 @@ def test_a_name_word_before_an_activity_names_a_field_not_the_tool(tmp_path, mon
     assert gain[2, software] > 0.1 and gain[2, video] > 0.1  # the things themselves
 
 
+def test_a_phrasal_verb_counts_as_the_one_word_a_tool_name_uses(tmp_path, monkeypatch):
+    index = ToolIndex(tmp_path)
+    index.sync(FLEET[:2])  # fleet.deploy, fleet.rollback
+    rollback = index.names.index("fleet.rollback")
+    weighted = index.clause_scores(["roll back auth in staging"])
+    monkeypatch.setattr(index_module, "NAME_WORD_WEIGHT", 0.0)
+    gain = weighted - index.clause_scores(["roll back auth in staging"])
+    assert gain[0, rollback] > 0.1
+    assert int(weighted[0].argmax()) == rollback
+
+
 def test_a_request_for_several_things_finds_one_tool_per_thing(tmp_path):
     index = ToolIndex(tmp_path)
     index.sync(FLEET)
