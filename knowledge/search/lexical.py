@@ -8,6 +8,7 @@ rankings (see :mod:`knowledge.search.fusion`). Words are lower-cased, identifier
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -219,7 +220,7 @@ def joined_words(text: str) -> set[str]:
     a tool name writes it ("roll back" → rollback, "log in" → login); "rolled back" says what
     happened and joins into no such word."""
     tokens = _WORD.findall(literally(text).lower())
-    return {stem(a + b) for a, b in zip(tokens, tokens[1:], strict=False)}
+    return {stem(a + b) for a, b in itertools.pairwise(tokens)}
 
 
 #: Words after an -ing form that make it a verb, not an activity noun ("a note reminding me",
