@@ -301,7 +301,7 @@ class ToolChooser:
             after is not None and after.asks and int(np.argmax(scores[row + 1])) == column
         ):  # "The checkout service is down": asks for no deploy, unless asked next
             return self.settings.accept_circumstance
-        if clause.only_conditions:
+        if clause.only_conditions or clause.only_says_as_what:
             return math.inf  # "Once the meeting is over, …": waits for an event, runs none
         return self.settings.accept_scene
 

@@ -65,6 +65,8 @@ _REFUSES = re.compile(
     r"(?!\s+(?:forget|fail|hesitate|miss)\b)",
     re.IGNORECASE,
 )
+#: A phrase saying in what role something is ("as a note for later").
+_AS_WHAT = re.compile(r"^as\s+(?:a|an|the|my|our|your)\s+(?:\w+\s*){1,4}$", re.IGNORECASE)
 #: A condition that something succeeds ("if the tests pass", "once the build is green").
 _GATE = re.compile(
     r"^(?:if|once|when|after)\b.*\b(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)"
@@ -190,6 +192,12 @@ class Clause(BaseModel):
         service is down in production", "Our staging cluster looks unhealthy since the
         deploy"): a state, not a request, whatever its words name."""
         return not self.asks and bool(_DESCRIBES.match(self.text))
+
+    @property
+    def only_says_as_what(self) -> bool:
+        """Whether it only says in what role or for what the next thing is ("as a note for
+        later", "as a preventive measure"): a phrase, not a request."""
+        return not self.asks and bool(_AS_WHAT.match(self.text))
 
     @property
     def only_conditions(self) -> bool:

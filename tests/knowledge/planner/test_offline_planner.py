@@ -991,3 +991,11 @@ def test_a_step_that_must_succeed_first_is_run_first(planner):
     assert (tests.tool, dict(tests.params)) == ("ci.run_tests", {"repo": "kaizen"})
     assert deploy.tool == "deploy.service"
     assert deploy.depends_on == [tests.id]
+
+
+def test_a_phrase_saying_in_what_role_is_no_step(planner):
+    """'As a rollback drill' says what the next step is for; it asks for no rollback."""
+    steps = planned(
+        planner, "As a rollback drill for billing, run the tests for repo kaizen"
+    ).blueprint.steps
+    assert [s.tool for s in steps] == ["ci.run_tests"]

@@ -445,3 +445,17 @@ def test_what_follows_a_colon_after_a_word_for_telling_is_a_message(text, meanin
 )
 def test_a_clause_that_makes_what_follows_wait_for_a_success(text, gates):
     assert clauses_of(text)[0].gates is gates
+
+
+@pytest.mark.parametrize(
+    ("text", "as_what"),
+    [
+        ("As a note for later, record the call", True),
+        ("as a preventive measure, restart the api", True),
+        # a request, or a longer statement, is more than a role
+        ("as soon as you can, restart the api", False),
+        ("As a team we have decided to deploy on Fridays", False),
+    ],
+)
+def test_a_phrase_saying_only_in_what_role_asks_for_nothing(text, as_what):
+    assert clauses_of(text)[0].only_says_as_what is as_what
