@@ -289,6 +289,8 @@ class ToolChooser:
             return self.settings.accept
         if clause.gates:
             return self.settings.accept  # "If the tests pass, deploy": run them, then deploy
+        if clause.only_conditions or clause.only_says_as_what:
+            return math.inf  # "Once the meeting is over, …": waits for an event, runs none
         after = clauses[row + 1] if row + 1 < len(clauses) else None
         asked_next = (
             after is not None
@@ -301,8 +303,6 @@ class ToolChooser:
             after is not None and after.asks and int(np.argmax(scores[row + 1])) == column
         ):  # "The checkout service is down": asks for no deploy, unless asked next
             return self.settings.accept_circumstance
-        if clause.only_conditions or clause.only_says_as_what:
-            return math.inf  # "Once the meeting is over, …": waits for an event, runs none
         return self.settings.accept_scene
 
     def _contact_tool(

@@ -813,6 +813,11 @@ def test_a_weak_ask_for_the_tool_the_scene_just_named_is_a_step(index):
             ["slack.post_message"],
         ),
         ("After the rollback of auth, check the status of auth.", ["status.check"]),
+        # "is done" reads like a state too; the time word says it is an event to wait for
+        (
+            "Once the rollback is done, post to #dev that billing is back to normal",
+            ["slack.post_message"],
+        ),
         # asked for, then waited for: one step each, in order
         (
             "Roll back auth. After the rollback of auth, check the status of auth.",
