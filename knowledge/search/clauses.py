@@ -65,6 +65,10 @@ _REFUSES = re.compile(
     r"(?!\s+(?:forget|fail|hesitate|miss)\b)",
     re.IGNORECASE,
 )
+#: A piece that is only a name ("New York", "John Doe", "Computer Science 101").
+_ONLY_A_NAME = re.compile(
+    r"^(?!I\b)(?:[A-Z][\w.'&-]*|\d[\w-]*)(?:\s+(?:of|the|and|de|[A-Z][\w.'&-]*|\d[\w-]*)){0,5}$"
+)
 #: A phrase saying in what role something is ("as a note for later").
 _AS_WHAT = re.compile(r"^as\s+(?:a|an|the|my|our|your)\s+(?:\w+\s*){1,4}$", re.IGNORECASE)
 #: A condition that something succeeds ("if the tests pass", "once the build is green").
@@ -292,6 +296,17 @@ def read_clauses(text: str) -> list[Clause]:
             continue
         start += raw.index(stripped)
         end = start + len(stripped)
+        if (
+            clauses
+            and not word
+            and text[:start].rstrip().endswith(",")
+            and _ONLY_A_NAME.match(stripped)
+            and not _LEADING.match(stripped)
+        ):  # "… to 123 Main Street, New York": the name belongs to the clause before
+            clauses[-1] = clauses[-1].model_copy(
+                update={"text": text[clauses[-1].start : end], "end": end}
+            )
+            continue
         earlier = word in _CONDITION_WORDS
         word = word or carried
         leading = _LEADING.match(stripped)

@@ -459,3 +459,22 @@ def test_a_clause_that_makes_what_follows_wait_for_a_success(text, gates):
 )
 def test_a_phrase_saying_only_in_what_role_asks_for_nothing(text, as_what):
     assert clauses_of(text)[0].only_says_as_what is as_what
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Deliver the box to 123 Main Street, New York",
+        "I need legal advice from my attorney, John Doe",
+        "watch the movie related to our course, Computer Science 101",
+    ],
+)
+def test_a_name_after_a_comma_belongs_to_the_clause_before(text):
+    (clause,) = clauses_of(text)
+    assert clause.text == text
+
+
+def test_a_capitalised_connective_after_a_comma_still_starts_a_clause():
+    clauses = clauses_of("deploy the api, First, run the tests")
+    assert [c.text for c in clauses] == ["deploy the api", "run the tests"]
+    assert clauses[1].first
