@@ -163,6 +163,9 @@ class Clause(BaseModel):
     "… once the books arrive")."""
     first: bool = False
     """Whether it says it comes first ("First, …", "but first …")."""
+    named: int = 0
+    """Where names the clause only adds after a comma begin in its text ("my attorney, John
+    Doe"), 0 when it adds none: they are values, not what the clause asks for."""
     lead_in: str = ""
     """The clause before it, when this one says too little to be understood alone ("I might
     need a car on Monday" before "would you help me book?")."""
@@ -217,7 +220,8 @@ class Clause(BaseModel):
         is green'") or reported ("send Dana a message that the build is green", "let #ops
         know that …" → "let #ops know a message"): the clause asks for a message, whatever
         the message says."""
-        return without_message(f"{self.lead_in}, {self.text}" if self.lead_in else self.text)
+        own = self.text[: self.named] if self.named else self.text
+        return without_message(f"{self.lead_in}, {own}" if self.lead_in else own)
 
 
 #: A quoted value of this many words or more is a message (what to write), not a title.
@@ -303,8 +307,13 @@ def read_clauses(text: str) -> list[Clause]:
             and _ONLY_A_NAME.match(stripped)
             and not _LEADING.match(stripped)
         ):  # "… to 123 Main Street, New York": the name belongs to the clause before
-            clauses[-1] = clauses[-1].model_copy(
-                update={"text": text[clauses[-1].start : end], "end": end}
+            previous = clauses[-1]
+            clauses[-1] = previous.model_copy(
+                update={
+                    "text": text[previous.start : end],
+                    "end": end,
+                    "named": previous.named or len(previous.text),
+                }
             )
             continue
         earlier = word in _CONDITION_WORDS

@@ -472,6 +472,8 @@ def test_a_phrase_saying_only_in_what_role_asks_for_nothing(text, as_what):
 def test_a_name_after_a_comma_belongs_to_the_clause_before(text):
     (clause,) = clauses_of(text)
     assert clause.text == text
+    # a value, not what the clause asks for: its meaning leaves the name out
+    assert clause.meaning == text.rsplit(",", 1)[0]
 
 
 def test_a_capitalised_connective_after_a_comma_still_starts_a_clause():
