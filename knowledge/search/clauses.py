@@ -307,12 +307,12 @@ def read_clauses(text: str) -> list[Clause]:
             and _ONLY_A_NAME.match(stripped)
             and not _LEADING.match(stripped)
         ):  # "… to 123 Main Street, New York": the name belongs to the clause before
-            previous = clauses[-1]
-            clauses[-1] = previous.model_copy(
+            named = clauses[-1]
+            clauses[-1] = named.model_copy(
                 update={
-                    "text": text[previous.start : end],
+                    "text": text[named.start : end],
                     "end": end,
-                    "named": previous.named or len(previous.text),
+                    "named": named.named or len(named.text),
                 }
             )
             continue
