@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples
 from knowledge.search.clauses import MESSAGE_WORDS
-from knowledge.search.lexical import TITLE_WORDS
+from knowledge.search.lexical import TITLE_WORDS, literally
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
 _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
@@ -258,7 +258,12 @@ def fill_params(
         choice = _pick(kinds, mentions, near, used | taken, name, outside=not optional)
         if choice is None and kinds and not optional:
             choice = _pick(kinds, mentions, near, taken, name)  # reuse
-        if choice is None and "entity" in kinds and not _FREE_TEXT.match(name.lower()):
+        if (
+            choice is None
+            and "entity" in kinds
+            and "enum" not in prop
+            and not _FREE_TEXT.match(name.lower())
+        ):
             choice = next(
                 (
                     found
@@ -270,6 +275,7 @@ def fill_params(
         if (
             choice is None
             and "entity" in kinds
+            and "enum" not in prop  # an option is named, not an object
             and "address" not in kinds  # a place is no verb's object
             and not _FREE_TEXT.match(name.lower())
         ):
@@ -423,7 +429,7 @@ def _initials(words: Sequence[str]) -> set[str]:
 #: A verb (with its particle: "roll back", "spin up") and the lower-case name right after it,
 #: then a preposition or the end of the clause: "deploy billing to production".
 _VERB_OBJECT = re.compile(
-    r"(?:^|(?i:\b(?:please|then|and|also|now|just|to|you)\s+)"
+    r"(?:^|(?i:\b(?:please|pls|plz|then|and|also|now|just|to|you)\s+)"
     r"|(?i:\b(?:the|a|an)\s+(?:[a-z]+\s+)?(?=\w+\s+(?:of|for|on|in)\b)))"  # "the status of auth"
     r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off|of|for|on|in))?\s+"
     rf"(?P<name>{_BARE_NAME})"
@@ -444,7 +450,7 @@ def _object_of(
     production", "roll back auth", "scale checkout to 12", "the status of auth"."""
     own = set(identifier_words(name).lower().split())
     words = {v.lower() for v in verbs}
-    actions = words - own
+    actions = (words | {i.lower() for i in _initials(verbs)}) - own  # "open a PR on kaizen"
     if not actions:
         return None
     for match in _VERB_OBJECT.finditer(clause.text):
@@ -619,7 +625,7 @@ def _typed(value: str, schema: dict[str, Any]) -> Any:
 
 
 def _enum_in(options: list[Any], text: str) -> Any:
-    lowered = text.lower()
+    lowered = f"{text} {literally(text)}".lower()  # "prod" names "production" too
     for option in options:
         if isinstance(option, str) and re.search(rf"\b{re.escape(option.lower())}\b", lowered):
             return option

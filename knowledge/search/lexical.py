@@ -203,9 +203,23 @@ IDIOMS = {
 _IDIOM = re.compile(r"\b(?:" + "|".join(re.escape(i) for i in IDIOMS) + r")\b", re.IGNORECASE)
 
 
+#: Chat shorthand, written out: "open a PR" asks for a pull request. Capitals matter for
+#: the acronyms ("pr" is no pull request); the rest are read in any case.
+SHORTHAND = {"PR": "pull request", "PRs": "pull requests", "MR": "merge request"}
+_SHORTHAND_ANY_CASE = {"prod": "production", "pls": "please", "plz": "please", "asap": "soon"}
+_SHORTHAND = re.compile(
+    r"\b(?:" + "|".join(map(re.escape, SHORTHAND)) + r")\b"
+    r"|(?i:\b(?:" + "|".join(map(re.escape, _SHORTHAND_ANY_CASE)) + r")\b)"
+)
+
+
 def literally(text: str) -> str:
-    """``text`` with idioms written as what they mean (:data:`IDIOMS`)."""
-    return _IDIOM.sub(lambda m: IDIOMS[m.group(0).lower()], text)
+    """``text`` with idioms written as what they mean (:data:`IDIOMS`) and chat shorthand
+    written out (:data:`SHORTHAND`: "open a PR" → "open a pull request")."""
+    text = _IDIOM.sub(lambda m: IDIOMS[m.group(0).lower()], text)
+    return _SHORTHAND.sub(
+        lambda m: SHORTHAND.get(m.group(0)) or _SHORTHAND_ANY_CASE[m.group(0).lower()], text
+    )
 
 
 def words(text: str) -> list[str]:

@@ -1004,3 +1004,25 @@ def test_a_phrase_saying_in_what_role_is_no_step(planner):
         planner, "As a rollback drill for billing, run the tests for repo kaizen"
     ).blueprint.steps
     assert [s.tool for s in steps] == ["ci.run_tests"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "params"),
+    [
+        (
+            "Can you open a PR on kaizen titled 'Bump deps'",
+            "github.open_pull_request",
+            {"repo": "kaizen", "title": "Bump deps"},
+        ),
+        ("pls rollback checkout in prod asap", "deploy.rollback", {"service": "checkout"}),
+        (
+            "deploy billing to prod",
+            "deploy.service",
+            {"service": "billing", "environment": "production"},
+        ),
+    ],
+)
+def test_chat_shorthand_is_read_as_written_out(planner, request_text, tool, params):
+    """'PR' is a pull request, 'prod' production, 'pls' please."""
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert (step.tool, dict(step.params)) == (tool, params)

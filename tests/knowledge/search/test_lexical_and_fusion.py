@@ -108,3 +108,11 @@ def test_rrf_keeps_items_only_one_ranking_found_and_checks_weights():
 )
 def test_words_that_only_qualify_an_activity_are_modifiers(text, expected):
     assert modifiers(text) == expected
+
+
+def test_chat_shorthand_is_written_out():
+    assert (
+        literally("pls open a PR for prod asap") == "please open a pull request for production soon"
+    )
+    # the acronym only in capitals: "pr" in a word or in lower case is no pull request
+    assert literally("a pr and a PRO plan, products") == "a pr and a PRO plan, products"
