@@ -624,3 +624,14 @@ def test_a_name_after_the_tools_noun_and_a_preposition_is_its_object():
     verbs = ("github", "open", "pull", "request")
     filled = fill(PULL_REQUEST, "open a pull request on kaizen titled 'Speed'", verbs=verbs)
     assert filled.params == {"repo": "kaizen", "title": "Speed"}
+
+
+def test_what_follows_a_colon_is_the_text_before_any_name_in_it():
+    summary = schema(required=[], summary=text_param())
+    filled = fill(summary, "Create a Jira ticket: checkout latency above 2s")
+    assert filled.params == {"summary": "checkout latency above 2s"}  # not the name 'Jira'
+    # a colon that labels an address or a quote is no text of its own
+    filled = fill(summary, "send it (via email: bo@example.com) to Bo")
+    assert filled.params["summary"] != "bo@example.com) to Bo"
+    filled = fill(summary, "with the message: 'Deploy is done'")
+    assert filled.params == {"summary": "Deploy is done"}
