@@ -434,12 +434,12 @@ def _initials(words: Sequence[str]) -> set[str]:
 
 #: A verb (with its particle: "roll back", "spin up") and the lower-case name right after it,
 #: then a preposition or the end of the clause: "deploy billing to production".
-_VERB_OBJECT = re.compile(
-    r"(?:^|(?i:\b(?:please|pls|plz|then|and|also|now|just|to|you)\s+)"
-    r"|(?i:\b(?:the|a|an)\s+(?:[a-z]+\s+)?(?=\w+\s+(?:of|for|on|in)\b)))"  # "the status of auth"
+_VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests for kaizen")
+    r"(?=(?:(?i:\b(?:(?:the|a|an)\s+(?:[a-z]+\s+)?|[a-z]+\s+)(?=\w+\s+(?:of|for|on|in)\b))"
+    r"|^|(?i:\b(?:please|pls|plz|then|and|also|now|just|to|you)\s+))"
     r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off|of|for|on|in))?\s+"
     rf"(?P<name>{_BARE_NAME})"
-    r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called)\b|\s*[,;.?!]|\s*$)"
+    r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called)\b|\s*[,;.?!]|\s*$))"
 )
 #: Words right after a verb that are no name ("deploy it to staging").
 _NO_OBJECT = frozenset(

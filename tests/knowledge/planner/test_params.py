@@ -558,6 +558,7 @@ def test_a_lower_case_name_beside_the_params_word_may_come_from_the_context():
             "api-gateway",
         ),
         ("check the status of auth", ("status", "check"), schema(service=text_param()), "auth"),
+        ("run tests for kaizen", ("ci", "run", "tests"), schema(repo=text_param()), "kaizen"),
         ("run the tests for kaizen", ("ci", "run", "tests"), schema(repo=text_param()), "kaizen"),
     ],
 )
