@@ -365,9 +365,24 @@ def _sentence_start_only(text: str, start: int, raw: str) -> bool:
     before = text[:start].rstrip()
     if before and before[-1] not in ".!?\n":
         return False
+    if (
+        _SUBJECT_OF_A_STATE.match(text, start + len(raw))
+        and raw.lower() not in _NOT_NAMES
+        and raw.lower() not in _NO_SUBJECT_NAMES
+    ):
+        return False  # "Billing is throwing 500s": what is in that state is a name
+
     mid_sentence = re.search(rf"[^.!?\s]\s+{re.escape(raw)}\b", text)
     return mid_sentence is None
 
+
+#: Words that start a sentence in a state and are no names ("Everything is down").
+_NO_SUBJECT_NAMES = frozenset(
+    """everything nothing something anything everyone everybody someone somebody nobody all
+    each both time life work weather traffic money health""".split()  # noqa: SIM905
+)
+#: What follows a sentence's first word when that word names what is in some state.
+_SUBJECT_OF_A_STATE = re.compile(r"\s+(?:is|are|was|were|has been|have been|keeps|seems|looks)\s")
 
 _COMMON_VERBS = frozenset(
     [

@@ -394,8 +394,16 @@ def _requests(clause: str) -> bool:
     stating a want)."""
     if clause.endswith("?") or _REQUESTS.search(clause):
         return True
-    first = clause.split()[0].lower()
+    first, *rest = clause.lower().split()
+    if rest and rest[0] in _STATE_VERBS:
+        return False  # "Billing is throwing 500s": a statement, not an imperative
     return first not in _SCENE_STARTS
+
+
+#: Verbs after a clause's first word that make it a statement about that word.
+_STATE_VERBS = frozenset(
+    "is are was were has have had keeps kept seems seem looks look isn't aren't".split()  # noqa: SIM905
+)
 
 
 #: First words of clauses that describe rather than ask ("I have …", "It's …", "My …").

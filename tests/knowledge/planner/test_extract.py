@@ -391,3 +391,18 @@ def test_every_kind_in_one_request_in_order():
 def test_a_long_number_labelled_as_a_cards_or_accounts_is_no_phone(text, kind, value):
     (mention,) = [m for m in found(text) if m.kind in ("phone", "number")]
     assert (mention.kind, mention.value) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Billing is throwing 500s. Roll it back.", ["Billing"]),
+        ("Checkout has been slow all day", ["Checkout"]),
+        # a first word that is no name, whatever follows
+        ("Everything is down", []),
+        ("Could you roll it back?", []),
+        ("Deploy the api", []),
+    ],
+)
+def test_a_sentences_first_word_in_some_state_is_a_name(text, names):
+    assert of_kind(text, "entity") == names

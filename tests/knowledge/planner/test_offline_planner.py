@@ -1026,3 +1026,12 @@ def test_chat_shorthand_is_read_as_written_out(planner, request_text, tool, para
     """'PR' is a pull request, 'prod' production, 'pls' please."""
     (step,) = planned(planner, request_text).blueprint.steps
     assert (step.tool, dict(step.params)) == (tool, params)
+
+
+def test_what_a_statement_says_is_broken_is_what_to_act_on(planner):
+    """'Billing is throwing 500s' describes (no step of its own), and names the service the
+    rollback asked for right after it acts on."""
+    (step,) = planned(
+        planner, "Billing is throwing 500s since 10am. Please roll it back."
+    ).blueprint.steps
+    assert (step.tool, dict(step.params)) == ("deploy.rollback", {"service": "Billing"})

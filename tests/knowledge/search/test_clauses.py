@@ -402,6 +402,7 @@ def test_a_clause_may_ask_only_by_stating_a_need(text, asks, stated):
         ("The checkout service is down in production", True),
         ("Our staging cluster looks unhealthy since the deploy", True),
         ("my Billing service is due for a deploy", True),
+        ("Billing is throwing 500s since 10am", True),  # a statement, not an imperative
         # the speaker, or what there is
         ("I am at a meeting downtown", False),
         ("There's a deploy at noon", False),
