@@ -88,7 +88,8 @@ class Pick:
     """Starts of later clauses that asked for the same tool (one step serves them)."""
     asked_in: Clause | None = None
     """The clause that asked for it, when an earlier clause only set the scene with it ("I'm
-    staying at the Ritz on Monday. … Can you book the hotel?") or named it in an overview
+    staying at the Ritz on Monday. … Can you book the hotel?"), said it as a need ("I need to
+    post the notes. Can you run the tests and then post them?") or named it in an overview
     before "First, …" ("I have two bills and a meeting. Can you help? First, … Lastly, the
     meeting"): the step runs where it is asked for."""
     remembered: Remembered | None = None
