@@ -441,10 +441,13 @@ _VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests fo
     rf"(?P<name>{_BARE_NAME})"
     r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called)\b|\s*[,;.?!]|\s*$))"
 )
+#: A lower-case name after "for" that ends the clause ("page the on-call for billing").
+_FOR_LAST = re.compile(rf"\bfor\s+(?P<name>{_BARE_NAME})\W*$")
 #: Words right after a verb that are no name ("deploy it to staging").
 _NO_OBJECT = frozenset(
     """it them this that these those everything something anything all both again now
-    me us him her you here there back up down out over off""".split()  # noqa: SIM905
+    me us him her you here there back up down out over off home work dinner lunch breakfast
+    today tonight tomorrow later sale free""".split()  # noqa: SIM905
 )
 
 
@@ -459,13 +462,18 @@ def _object_of(
     actions = (words | {i.lower() for i in _initials(verbs)}) - own  # "open a PR on kaizen"
     if not actions:
         return None
-    for match in _VERB_OBJECT.finditer(clause.text):
-        verb = match.group("verb").lower()
+    said = {w.lower() for w in re.findall(r"[A-Za-z]+", clause.text)}
+    last = _FOR_LAST.search(clause.text)
+    matches = list(_VERB_OBJECT.finditer(clause.text))
+    if last is not None and actions & said:  # "page the on-call for billing"
+        matches.append(last)
+    for match in matches:
+        verb = (match.groupdict().get("verb") or "").lower()
         value = match.group("name")
         start = clause.start + match.start("name")
-        particle = match.group("particle") or ""
+        particle = match.groupdict().get("particle") or ""
         if (
-            (verb in actions or verb + particle in actions)
+            (match is last or verb in actions or verb + particle in actions)
             and value not in _NOT_A_NAME
             and value not in _NO_OBJECT
             and value not in own | set(words)

@@ -559,6 +559,12 @@ def test_a_lower_case_name_beside_the_params_word_may_come_from_the_context():
         ),
         ("check the status of auth", ("status", "check"), schema(service=text_param()), "auth"),
         ("run tests for kaizen", ("ci", "run", "tests"), schema(repo=text_param()), "kaizen"),
+        (
+            "page the on-call for billing",
+            ("pagerduty", "page"),
+            schema(service=text_param()),
+            "billing",
+        ),
         ("run the tests for kaizen", ("ci", "run", "tests"), schema(repo=text_param()), "kaizen"),
     ],
 )
@@ -577,6 +583,8 @@ def test_a_lower_case_name_right_after_the_tools_verb_is_its_object(
         ("deploy the api to staging", ("deploy", "service"), schema(service=text_param())),
         # a word of the tool's own name is no object ("sell online")
         ("sell online for me", ("sell", "item", "online"), schema(item=text_param())),
+        # "for" a time or a meal names no object
+        ("order a pizza for dinner", ("order", "food"), schema(food=text_param())),
         # a place is no verb's object
         ("order pizza to my flat", ("order", "food"), schema(location=text_param("Where to"))),
         # not right after the verb
