@@ -83,6 +83,13 @@ _DESCRIBES = re.compile(
     r"(?:[\w'-]+\s+){1,4}?(?:is|are|was|were|looks?|seems?|has been|have been|keeps|kept)\b",
     re.IGNORECASE,
 )
+#: A clause saying the speaker does not want or need something.
+_UNWANTED = re.compile(
+    r"^(?:(?:so|and|but|since|because),?\s+)?(?:i|we)\s+"
+    r"(?:(?:really\s+)?(?:don'?t|do not|no longer)\s+(?:need|want|require)"
+    r"|(?:won'?t|will not)\s+need)\b",
+    re.IGNORECASE,
+)
 #: Leading words that put a clause before the one mentioned just before it.
 _EARLIER_WORDS = ("prior to", "before")
 #: A clause that asks someone for something: a request ("Could you …", "please …").
@@ -183,9 +190,11 @@ class Clause(BaseModel):
 
     @property
     def refuses(self) -> bool:
-        """Whether it says what not to do ("Don't deploy on a Friday", "never restart the
-        api", "don't want to worry about transport"): no step of its own."""
-        return bool(_REFUSES.match(self.text))
+        """Whether it says what not to do or what is not wanted ("Don't deploy on a Friday",
+        "never restart the api", "I don't need the staging deploy anymore"): no step of its
+        own. Not being able to do something ("I won't be able to pay my card") is no refusal:
+        it may be why the speaker asks."""
+        return bool(_REFUSES.match(self.text) or _UNWANTED.match(self.text))
 
     @property
     def gates(self) -> bool:

@@ -877,6 +877,7 @@ def test_each_reported_message_is_a_post_of_its_own_words(planner):
             ["slack.post_message"],
         ),
         ("I won't be able to check the status of auth myself. Could you do it?", ["status.check"]),
+        ("I don't need the staging deploy of billing anymore, roll it back", ["deploy.rollback"]),
     ],
 )
 def test_what_the_request_says_not_to_do_is_no_step(planner, request_text, tools):

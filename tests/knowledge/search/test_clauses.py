@@ -361,7 +361,9 @@ def test_a_clause_that_only_says_when_what_follows_happens(text, condition):
         ("Don't deploy billing on a Friday", False, True),
         ("please don't page the on-call", False, True),
         ("never restart the api during business hours", False, True),
-        ("I don't want to worry about transport", False, False),
+        ("I don't want to worry about transport", False, True),
+        ("I don't need the staging deploy anymore", False, True),
+        ("we no longer need the canary", False, True),
         ("I won't be able to pay my card", False, False),
         ("we're not going to need the staging cluster", False, False),
         # these ask
