@@ -285,7 +285,15 @@ def fill_params(
             and "address" not in kinds  # a place is no verb's object
             and not _FREE_TEXT.match(name.lower())
         ):
-            choice = _object_of(name, verbs, clause, used | taken)
+            choice = next(
+                (
+                    found
+                    for excluded in (used | taken, taken)  # another step's too, as a last resort
+                    for passage in near
+                    if (found := _object_of(name, verbs, passage, excluded)) is not None
+                ),
+                None,
+            )
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)

@@ -35,7 +35,7 @@ import numpy as np
 
 from engine.tools.registry import ToolRegistry
 from knowledge.planner.extract import Mention
-from knowledge.planner.params import takes_a_message, telling_kinds
+from knowledge.planner.params import fill_params, takes_a_message, telling_kinds
 from knowledge.planner.phrases import Remembered, ToolPhrases
 from knowledge.search.clauses import Clause
 from knowledge.search.index import ToolIndex
@@ -235,8 +235,10 @@ class ToolChooser:
                 picks[-1].also.append(clause.start)  # its values are the step's too
                 continue
             previous = next((p for p in picks if p.tool == names[column]), None)
-            if previous is not None and not (
-                _quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions)
+            if (
+                previous is not None
+                and not (_quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions))
+                and not self._another_call(previous.clause, clause, names[column], mentions)
             ):
                 other = self._beyond_topic(
                     clause, previous.clause, scores[row], values[row], mentions
@@ -334,6 +336,28 @@ class ToolChooser:
             return None
         kind = next(k for k in kinds if k in telling[names[best]])
         return best, _ADDRESS_WORDS.get(kind, kind)
+
+    def _another_call(
+        self, earlier: Clause, clause: Clause, tool: str, mentions: Sequence[Mention]
+    ) -> bool:
+        """Whether ``clause`` asks for ``tool`` again with another of a param's options than
+        ``earlier`` gave it ("Deploy billing to staging. Then deploy billing to production."):
+        a second call, not the same step said twice. Only options count: two clauses name
+        other values (a name, a text) for one step as often as for two (on TaskBench, counting
+        them split 9 steps in two wrongly)."""
+        if tool not in self.registry:
+            return False
+        schema = self.registry.get(tool).spec.params_schema
+        before = fill_params(schema, earlier.text, (earlier.start, earlier.end), mentions, set())
+        now = fill_params(schema, clause.text, (clause.start, clause.end), mentions, set())
+        properties = schema.get("properties") or {}
+        return any(
+            name in before.params
+            and before.params[name] != value
+            and isinstance(properties.get(name), dict)
+            and "enum" in properties[name]
+            for name, value in now.params.items()
+        )
 
     def _told(
         self,

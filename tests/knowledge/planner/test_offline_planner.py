@@ -1036,3 +1036,31 @@ def test_what_a_statement_says_is_broken_is_what_to_act_on(planner):
         planner, "Billing is throwing 500s since 10am. Please roll it back."
     ).blueprint.steps
     assert (step.tool, dict(step.params)) == ("deploy.rollback", {"service": "Billing"})
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Deploy billing to staging. Then deploy billing to production.",
+        "deploy billing to staging, then to production",
+    ],
+)
+def test_the_same_tool_with_another_option_is_a_second_call(planner, request_text):
+    """A staged rollout is two deploys: the environment each clause names tells them apart."""
+    staging, production = planned(planner, request_text).blueprint.steps
+    assert (staging.tool, dict(staging.params)) == (
+        "deploy.service",
+        {"service": "billing", "environment": "staging"},
+    )
+    assert (production.tool, dict(production.params)) == (
+        "deploy.service",
+        {"service": "billing", "environment": "production"},
+    )
+    assert production.depends_on == [staging.id]
+
+
+def test_the_same_tool_with_the_same_option_is_still_one_step(planner):
+    steps = planned(
+        planner, "Deploy billing to staging. Once it's green, deploy it to staging again."
+    ).blueprint.steps
+    assert [s.tool for s in steps] == ["deploy.service"]
