@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples
-from knowledge.search.clauses import MESSAGE_WORDS
+from knowledge.search.clauses import MESSAGE_WORDS, said_after_colon
 from knowledge.search.lexical import TITLE_WORDS, literally
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
@@ -224,7 +224,7 @@ def fill_params(
                 for mention in mentions:  # spent: "Uber" is the platform, not the destination
                     if mention.start < passage.start + right and passage.start + left < mention.end:
                         taken.add(mention.start)
-    said = _after_colon(clause_text)  # "create a ticket: checkout is slow" says what to write
+    said = said_after_colon(clause_text)  # "create a ticket: checkout is slow" says what to write
     free = [n for n in properties if _FREE_TEXT.match(n.lower()) and _takes_text(props[n])]
     if said and free and free[0] not in params:
         params[free[0]] = said
@@ -670,7 +670,7 @@ def _clause_as_text(clause: str, name: str = "") -> str:
     naming what to look for (a query, a topic), what the clause is about ("search the docs
     for rate limits" → "rate limits", "news about AI in healthcare" → "AI in healthcare")."""
     text = _POLITE.sub("", clause).strip(" ,.?!")
-    said = _after_colon(text)
+    said = said_after_colon(text)
     if said:
         return said
     if _SOUGHT.match(name.lower()):
@@ -678,19 +678,6 @@ def _clause_as_text(clause: str, name: str = "") -> str:
         if about is not None and about.group("what").strip():
             return about.group("what").strip()
     return text or clause.strip(" ,.?!")
-
-
-def _after_colon(clause: str) -> str:
-    """What follows a colon and a space, when it is two words or more ("open an issue: login
-    returns 500"); empty otherwise (a time such as 10:30 has no space)."""
-    said = clause.split(": ", 1)[1].strip(" ,.?!") if ": " in clause else ""
-    if len(said.split()) < 2 or _NOT_SAID.match(said):
-        return ""  # "email: bo@x.io", "the message: 'Done'" (the quote says it)
-    return said
-
-
-#: The start of what follows a colon when it labels an address or a quote, not a text.
-_NOT_SAID = re.compile(r"^(?:['\"\u2018\u201c]|\S*[@#/\d])")
 
 
 #: Params that name what to look for.

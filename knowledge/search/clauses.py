@@ -243,13 +243,15 @@ TELLING = (
     r"mentioning|know)\b"
     r"(?:[^.;:'\"]|\.(?=\S)){0,40}?\bthat\s+"  # not past a sentence end ("ann@x.io" is none)
 )
-#: A message after a colon, following a word for telling or posting ("post to #dev: done").
-_COLON_MESSAGE = re.compile(
+#: A word for telling or posting, then a colon: what follows is a message ("post to #dev:
+#: done"), when :func:`said_after_colon` finds one.
+_TELLING_COLON = re.compile(
     r"\b(?:post(?:ing)?|send(?:ing)?|say(?:ing)?|write|reply|comment|tell(?:ing)?|message|"
-    r"text|e-?mail|sms|note|announce|notify|inform|ping)\b[^:.;]{0,40}:\s+"
-    r"(?![^\s]*[@#/\d])(?P<said>\S+\s+\S.*)$",  # "email: bo@x.io" labels an address
+    r"text|e-?mail|sms|note|announce|notify|inform|ping)\b[^:.;]{0,40}:\s",
     re.IGNORECASE,
 )
+#: The start of what follows a colon when it labels an address or a quote, not a text.
+_NOT_SAID = re.compile(r"^(?:['\"\u2018\u201c]|\S*[@#/\d])")
 #: A reported message in a clause: what it says runs to the end of the clause.
 _REPORTED = re.compile(TELLING + r"(?P<said>.+)$", re.IGNORECASE)
 #: Words that name a message, ending what is left of a clause once its message is left out.
@@ -264,15 +266,25 @@ def without_message(text: str) -> str:
     that the build is green" → "let #ops know a message") or after a colon ("post to #dev:
     deploy is done" → "post to #dev a message"); a short quote (a title) stays."""
     text = QUOTED.sub(_title_or_ellipsis, literally(text))
-    colon = _COLON_MESSAGE.search(text)
-    if colon:  # "post to #dev: deploy is done": what follows the colon is what to say
-        text = text[: colon.start("said")].rstrip(" :") + " a message"
+    told = _TELLING_COLON.search(text)
+    if told and said_after_colon(text[told.start() :]):  # "post to #dev: deploy is done"
+        text = text[: told.end()].rstrip(" :") + " a message"
     reported = _REPORTED.search(text)
     if reported and len(reported.group("said").split()) >= MESSAGE_WORDS:
         text = re.sub(r"\s*\bthat\s*$", "", text[: reported.start("said")])
         if not _NAMES_A_MESSAGE.search(text):
             text += " a message"  # "let #ops know that …": a message to #ops
     return text
+
+
+def said_after_colon(text: str) -> str:
+    """What follows the first colon and space of ``text``, when it is two words or more and
+    not an address or a quote the colon labels ("open an issue: login returns 500"; not
+    "email: bo@x.io", "the message: 'Done'", nor a time such as 10:30); empty otherwise."""
+    said = text.split(": ", 1)[1].strip(" ,.?!") if ": " in text else ""
+    if len(said.split()) < 2 or _NOT_SAID.match(said):
+        return ""
+    return said
 
 
 def _title_or_ellipsis(quote: re.Match[str]) -> str:
