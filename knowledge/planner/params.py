@@ -290,7 +290,7 @@ def fill_params(
                     found
                     for excluded in (used | taken, taken)  # another step's too, as a last resort
                     for passage in near
-                    if (found := _object_of(name, verbs, passage, excluded)) is not None
+                    if (found := _object_of(name, verbs, initials, passage, excluded)) is not None
                 ),
                 None,
             )
@@ -460,14 +460,15 @@ _NO_OBJECT = frozenset(
 
 
 def _object_of(
-    name: str, verbs: Sequence[str], clause: Passage, exclude: set[int]
+    name: str, verbs: Sequence[str], initials: set[str], clause: Passage, exclude: set[int]
 ) -> Mention | None:
     """The lower-case name right after one of the tool's ``verbs`` (the words of its name
     that are not the param's), as chat-ops commands are written: "deploy billing to
-    production", "roll back auth", "scale checkout to 12", "the status of auth"."""
+    production", "roll back auth", "scale checkout to 12", "the status of auth"; ``initials``
+    (of the tool's name words) stand for them too ("a PR on kaizen")."""
     own = set(identifier_words(name).lower().split())
     words = {v.lower() for v in verbs}
-    actions = (words | {i.lower() for i in _initials(verbs)}) - own  # "open a PR on kaizen"
+    actions = (words | {i.lower() for i in initials}) - own  # "open a PR on kaizen"
     if not actions:
         return None
     said = {w.lower() for w in re.findall(r"[A-Za-z]+", clause.text)}

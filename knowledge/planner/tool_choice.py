@@ -200,6 +200,11 @@ class ToolChooser:
         texts = [c.meaning for c in clauses]
         vectors = self.index.embed_texts(texts)
         telling = {name: self._telling(name) for name in names}  # read once per request
+        speaking = {  # the tools that can say something to an address
+            name
+            for name in names
+            if telling[name] and takes_a_message(self.registry.get(name).spec.params_schema)
+        }
         values = self.settings.value_weight * _value_scores(clauses, mentions, names, telling)
         words_alone = self.index.clause_scores(texts, vectors) + values
         scores = words_alone
@@ -216,7 +221,11 @@ class ToolChooser:
             unaided_step = (
                 float(words_alone[row, unaided]) >= floor and names[unaided] in self.registry
             )
-            told = self._told(clause, scores[row], mentions, telling) if score < floor else None
+            told = (
+                self._told(clause, scores[row], mentions, telling, speaking)
+                if score < floor
+                else None
+            )
             if told is not None:  # "then tell #dev": the tool that can say it there
                 column, score = told, float(scores[row, told])
             elif score < floor or names[column] not in self.registry:
@@ -365,6 +374,7 @@ class ToolChooser:
         row: np.ndarray[Any, Any],
         mentions: Sequence[Mention],
         telling: dict[str, set[str]],
+        speaking: set[str],
     ) -> int | None:
         """The column of the tool that can tell the address an asking clause gives what to
         say, when the clause asks to tell it ("then tell #dev", "inform my friend at +1 555
@@ -381,7 +391,7 @@ class ToolChooser:
         columns = [
             column
             for column, name in enumerate(names)
-            if kinds & telling[name] and takes_a_message(self.registry.get(name).spec.params_schema)
+            if name in speaking and kinds & telling[name]
         ]
         return max(columns, key=lambda c: float(row[c]), default=None)
 
