@@ -146,6 +146,15 @@ def test_a_clause_naming_a_parameter_example_points_at_its_tool(tmp_path, monkey
     assert bare[sell] - bare_unweighted[sell] == pytest.approx(weight)
 
 
+def name_word_gain(index: ToolIndex, texts: list[str], monkeypatch: Any) -> Any:
+    """The clause scores of ``texts`` and what the tools' name words add to them."""
+    weighted = index.clause_scores(texts)
+    monkeypatch.setattr(index_module, "NAME_WORD_WEIGHT", 0.0)
+    gain = weighted - index.clause_scores(texts)
+    monkeypatch.undo()
+    return weighted, gain
+
+
 def test_the_words_of_a_quoted_value_do_not_name_a_tool(tmp_path, monkeypatch):
     entries = [
         entry("music.play_by_title", "Play a song by its title", title="The song"),
@@ -154,14 +163,11 @@ def test_the_words_of_a_quoted_value_do_not_name_a_tool(tmp_path, monkeypatch):
     index = ToolIndex(tmp_path)
     index.sync(entries)
     music = index.names.index("music.play_by_title")
-    quoted, bare = index.clause_scores(["watch 'The Sound of Music'", "watch The Sound of Music"])
-    monkeypatch.setattr(index_module, "NAME_WORD_WEIGHT", 0.0)
-    quoted_unweighted, bare_unweighted = index.clause_scores(
-        ["watch 'The Sound of Music'", "watch The Sound of Music"]
-    )
+    texts = ["watch 'The Sound of Music'", "watch The Sound of Music"]
+    _, gain = name_word_gain(index, texts, monkeypatch)
     # "Music" in the title is not a request for the music tool; unquoted, it might be
-    assert quoted[music] == pytest.approx(quoted_unweighted[music], abs=1e-6)
-    assert bare[music] - bare_unweighted[music] > 0.1
+    assert gain[0, music] == pytest.approx(0.0, abs=1e-6)
+    assert gain[1, music] > 0.1
 
 
 def test_a_name_word_before_an_activity_names_a_field_not_the_tool(tmp_path, monkeypatch):
@@ -177,9 +183,7 @@ def test_a_name_word_before_an_activity_names_a_field_not_the_tool(tmp_path, mon
         "install a video conferencing app",
         "install the software, then start a video call with Bo",
     ]
-    weighted = index.clause_scores(texts)
-    monkeypatch.setattr(index_module, "NAME_WORD_WEIGHT", 0.0)
-    gain = weighted - index.clause_scores(texts)
+    _, gain = name_word_gain(index, texts, monkeypatch)
     assert gain[0, software] == pytest.approx(0.0, abs=1e-6)  # a field of work
     assert gain[1, video] == pytest.approx(0.0, abs=1e-6)  # what kind of app
     assert gain[2, software] > 0.1 and gain[2, video] > 0.1  # the things themselves
@@ -189,9 +193,7 @@ def test_a_phrasal_verb_counts_as_the_one_word_a_tool_name_uses(tmp_path, monkey
     index = ToolIndex(tmp_path)
     index.sync(FLEET[:2])  # fleet.deploy, fleet.rollback
     rollback = index.names.index("fleet.rollback")
-    weighted = index.clause_scores(["roll back auth in staging"])
-    monkeypatch.setattr(index_module, "NAME_WORD_WEIGHT", 0.0)
-    gain = weighted - index.clause_scores(["roll back auth in staging"])
+    weighted, gain = name_word_gain(index, ["roll back auth in staging"], monkeypatch)
     assert gain[0, rollback] > 0.1
     assert int(weighted[0].argmax()) == rollback
 
