@@ -77,6 +77,14 @@ _GATE = re.compile(
     r"\W*$",
     re.IGNORECASE,
 )
+#: A condition that something succeeds, run into what to do then with no comma ("if they
+#: pass deploy kaizen"): group ``then`` starts the second clause.
+_GATE_THEN = re.compile(
+    r"^(?:if|once|when|after)\b.{1,80}?\b(?:pass(?:es)?|succeeds?|(?:is|are) green|"
+    r"go(?:es)? through)\s+(?P<then>(?!(?:and|or|but|then|on|in|for|to|at|with|by|before|"
+    r"after|the|a|an|this|that|it|them|me|us|first|today|now)\b)[a-z][\w'-]*\s+\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 #: A clause whose subject, not the speaker, is, looks or seems some way.
 _DESCRIBES = re.compile(
     r"^(?!(?:i|i'm|i've|i'd|i'll|we|we're|we've|we'd|you|let's|there|it)\b)"
@@ -311,6 +319,7 @@ def read_clauses(text: str) -> list[Clause]:
         connective = (match.group("word") or "").lower()
         position = match.end()
     pieces.append((position, len(text), connective))
+    pieces = [part for piece in pieces for part in _split_gate(text, *piece)]
     clauses: list[Clause] = []
     carried = ""
     carried_earlier = carried_first = False
@@ -386,6 +395,18 @@ def read_clauses(text: str) -> list[Clause]:
             )
         )
     return clauses
+
+
+def _split_gate(text: str, start: int, end: int, word: str) -> list[tuple[int, int, str]]:
+    """A piece of ``text`` that runs a condition into what to do then ("if they pass deploy
+    kaizen") as two pieces; any other piece as it is."""
+    piece = text[start:end]
+    offset = len(piece) - len(piece.lstrip())
+    gate = _GATE_THEN.match(piece.lstrip())
+    if gate is None or gate.group("then")[:1].isupper():
+        return [(start, end, word)]
+    split = start + offset + gate.start("then")
+    return [(start, split, word), (split, end, "")]
 
 
 def says_nothing(clause: str) -> bool:

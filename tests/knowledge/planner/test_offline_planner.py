@@ -999,6 +999,17 @@ def test_a_step_that_must_succeed_first_is_run_first(planner):
     assert deploy.depends_on == [tests.id]
 
 
+def test_a_success_condition_without_a_comma_still_gates_the_step_after_it(planner):
+    """'if they pass deploy kaizen' (no comma) is the condition and the deploy, not one
+    clause that asks for nothing."""
+    tests, deploy = planned(
+        planner, "run the tests for repo kaizen; if they pass deploy kaizen"
+    ).blueprint.steps
+    assert tests.tool == "ci.run_tests"
+    assert (deploy.tool, deploy.params["service"]) == ("deploy.service", "kaizen")
+    assert deploy.depends_on == [tests.id]
+
+
 def test_a_phrase_saying_in_what_role_is_no_step(planner):
     """'As a rollback drill' says what the next step is for; it asks for no rollback."""
     steps = planned(

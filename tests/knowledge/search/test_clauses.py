@@ -483,3 +483,17 @@ def test_a_capitalised_connective_after_a_comma_still_starts_a_clause():
     clauses = clauses_of("deploy the api, First, run the tests")
     assert [c.text for c in clauses] == ["deploy the api", "run the tests"]
     assert clauses[1].first
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("if they pass deploy kaizen", ["if they pass", "deploy kaizen"]),
+        ("once the build is green post to #dev", ["once the build is green", "post to #dev"]),
+        # what follows the success is no new clause: a word of the condition, or a name
+        ("if the tests pass on staging", ["if the tests pass on staging"]),
+        ("once the build passes QA review", ["once the build passes QA review"]),
+    ],
+)
+def test_a_condition_run_into_what_to_do_then_is_two_clauses(text, pieces):
+    assert [c.text for c in clauses_of(text)] == pieces
