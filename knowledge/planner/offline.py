@@ -135,6 +135,7 @@ class OfflinePlanner:
         inputs: dict[str, dict[str, Any]] = {}
         missing_for: list[str] = []
         ids: list[str] = []
+        params_of: dict[int, dict[str, Any]] = {}  # id(pick) → its step's params
         for position, pick in enumerate(picks):
             step_id = _step_id(pick.tool, ids)
             tool = self.registry.get(pick.tool)
@@ -154,9 +155,14 @@ class OfflinePlanner:
             said = without_message(pick.clause.text)
             if previous is not None and (_REFERS_BACK.search(said) or _ONLY_TELLS.match(said)):
                 _feed_from(previous, params, schema)
+            shared = params_of.get(id(pick.again_of), {})
             for name in filled.missing:
+                if name in shared:  # "… in Berlin and in Paris": the date said once
+                    params[name] = shared[name]
+                    continue
                 _ask_for(name, step_id, pick.tool, schema, params, inputs)
                 missing_for.append(f"{name} (for {pick.tool})")
+            params_of[id(pick)] = params
             step: dict[str, Any] = {"id": step_id, "tool": pick.tool, "params": params}
             if pick.clause.text:
                 step["description"] = pick.clause.text[:200]

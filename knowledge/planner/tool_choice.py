@@ -37,7 +37,7 @@ from engine.tools.registry import ToolRegistry
 from knowledge.planner.extract import Mention
 from knowledge.planner.params import fill_params, takes_a_message, telling_kinds
 from knowledge.planner.phrases import Remembered, ToolPhrases
-from knowledge.search.clauses import Clause
+from knowledge.search.clauses import Clause, same_again_for
 from knowledge.search.index import ToolIndex
 from knowledge.search.lexical import words
 
@@ -95,6 +95,10 @@ class Pick:
     remembered: Remembered | None = None
     """The accepted request's clause whose vote chose this tool, when the words alone would
     not have."""
+    again_of: Pick | None = None
+    """The step this one does again for something else ("check the weather in Berlin and in
+    Paris"): it shares the values this clause does not give. It still runs after the step
+    before it: "deploy billing to staging and to production" means in that order."""
     reaches: str = ""
     """What this step was added to reach ("a phone number", "an email address", …), because
     the tool its clause asked for has no param for it; empty for a step a clause asked for."""
@@ -267,8 +271,15 @@ class ToolChooser:
                 ):
                     previous.asked_in = clause
                 continue  # the same tool again, no new quoted value: one step
+            again = previous if previous and same_again_for(previous.clause.text, clause) else None
             picks.append(
-                Pick(clause=clause, tool=names[column], score=score, remembered=remembered)
+                Pick(
+                    clause=clause,
+                    tool=names[column],
+                    score=score,
+                    remembered=remembered,
+                    again_of=again,
+                )
             )
         taken = {p.tool for p in picks}
         for contact in contacts:
@@ -350,21 +361,22 @@ class ToolChooser:
         self, earlier: Clause, clause: Clause, tool: str, mentions: Sequence[Mention]
     ) -> bool:
         """Whether ``clause`` asks for ``tool`` again with another of a param's options than
-        ``earlier`` gave it ("Deploy billing to staging. Then deploy billing to production."):
-        a second call, not the same step said twice. Only options count: two clauses name
-        other values (a name, a text) for one step as often as for two (on TaskBench, counting
-        them split 9 steps in two wrongly)."""
+        ``earlier`` gave it ("Deploy billing to staging. Then deploy billing to production."),
+        or only names what the same words of ``earlier`` name ("check the weather in Berlin
+        and in Paris"): a second call, not the same step said twice. Otherwise only options
+        count: two clauses name other values (a name, a text) for one step as often as for
+        two (on TaskBench, counting them split 9 steps in two wrongly)."""
         if tool not in self.registry:
             return False
         schema = self.registry.get(tool).spec.params_schema
         before = fill_params(schema, earlier.text, (earlier.start, earlier.end), mentions, set())
         now = fill_params(schema, clause.text, (clause.start, clause.end), mentions, set())
         properties = schema.get("properties") or {}
+        again = same_again_for(earlier.text, clause)
         return any(
             name in before.params
             and before.params[name] != value
-            and isinstance(properties.get(name), dict)
-            and "enum" in properties[name]
+            and (again or (isinstance(properties.get(name), dict) and "enum" in properties[name]))
             for name, value in now.params.items()
         )
 

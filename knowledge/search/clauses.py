@@ -85,6 +85,14 @@ _GATE_THEN = re.compile(
     r"after|the|a|an|this|that|it|them|me|us|first|today|now)\b)[a-z][\w'-]*\s+\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+#: A clause after "and" that is only a place-like preposition and up to four words it names
+#: ("… and in Paris", "… and for auth too"); not a purpose ("and to stay ahead").
+_ONLY_A_PHRASE = re.compile(
+    r"^(?:(?:also|then)\s+)?(?P<word>in|for|of|on|at|from)\s+"
+    r"(?P<what>(?!(?:a|an|the|my|our|your|this|that)\b)[^\s,;:]+(?:\s+[^\s,;:]+){0,3}?)"
+    r"(?:\s+(?:too|as well|also))?\W*$",
+    re.IGNORECASE,
+)
 #: A clause whose subject, not the speaker, is, looks or seems some way.
 _DESCRIBES = re.compile(
     r"^(?!(?:i|i'm|i've|i'd|i'll|we|we're|we've|we'd|you|let's|there|it)\b)"
@@ -391,10 +399,31 @@ def read_clauses(text: str) -> list[Clause]:
                 stated=asks and not requests,
                 earlier=earlier,
                 first=first,
-                lead_in=clauses[-1].text if clauses and says_little(stripped) else "",
+                lead_in=(
+                    clauses[-1].text
+                    if clauses and (says_little(stripped) or _only_a_phrase(stripped, word))
+                    else ""
+                ),
             )
         )
     return clauses
+
+
+def _only_a_phrase(text: str, connective: str) -> re.Match[str] | None:
+    """``text`` as :data:`_ONLY_A_PHRASE`, when "and" joined it to the clause before."""
+    return _ONLY_A_PHRASE.match(text) if connective == "and" else None
+
+
+def same_again_for(earlier: str, clause: Clause) -> bool:
+    """Whether ``clause`` only says, after "and", a preposition ``earlier`` used and something
+    else after it ("check the weather in Berlin" … "and in Paris"): the same again, for
+    that."""
+    phrase = _only_a_phrase(clause.text, clause.connective)
+    if phrase is None:
+        return False
+    word, what = phrase.group("word").lower(), phrase.group("what").lower()
+    named = re.findall(rf"\b{word}\s+(\S+)", earlier, re.IGNORECASE)
+    return bool(named) and not any(what.startswith(name.lower()) for name in named)
 
 
 def _split_gate(text: str, start: int, end: int, word: str) -> list[tuple[int, int, str]]:

@@ -1010,6 +1010,16 @@ def test_a_success_condition_without_a_comma_still_gates_the_step_after_it(plann
     assert deploy.depends_on == [tests.id]
 
 
+def test_the_same_request_for_a_second_place_is_a_second_call_sharing_the_rest(planner):
+    """'… in Berlin and in Paris' is two weather calls; the date (not said) is asked once."""
+    result = planned(planner, "check the weather in Berlin and in Paris")
+    berlin, paris = result.blueprint.steps
+    assert (berlin.tool, paris.tool) == ("weather.get", "weather.get")
+    assert (berlin.params["city"], paris.params["city"]) == ("Berlin", "Paris")
+    assert paris.params["date"] == berlin.params["date"]
+    assert list(result.blueprint.inputs) == ["get_date"]
+
+
 def test_a_phrase_saying_in_what_role_is_no_step(planner):
     """'As a rollback drill' says what the next step is for; it asks for no rollback."""
     steps = planned(

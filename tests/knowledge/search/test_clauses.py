@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.search.clauses import Clause, read_clauses
+from knowledge.search.clauses import Clause, read_clauses, same_again_for
 
 
 def clauses_of(text: str) -> list[Clause]:
@@ -497,3 +497,19 @@ def test_a_capitalised_connective_after_a_comma_still_starts_a_clause():
 )
 def test_a_condition_run_into_what_to_do_then_is_two_clauses(text, pieces):
     assert [c.text for c in clauses_of(text)] == pieces
+
+
+@pytest.mark.parametrize(
+    ("text", "again"),
+    [
+        ("check the weather in Berlin and in Paris", True),
+        ("check the status of billing and of auth too", True),
+        # the same place again, a purpose, or a phrase not joined by "and"
+        ("check the weather in Berlin and in Berlin", False),
+        ("buy a vacuum from Amazon and to stay ahead", False),
+        ("check the weather in Berlin. In Paris", False),
+    ],
+)
+def test_a_phrase_after_and_that_names_something_else_is_the_same_again(text, again):
+    earlier, *rest = clauses_of(text)
+    assert bool(rest) and same_again_for(earlier.text, rest[0]) is again
