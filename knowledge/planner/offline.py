@@ -28,7 +28,7 @@ from typing import Any
 from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.planner.extract import Mention, find_mentions
-from knowledge.planner.params import Passage, fill_params
+from knowledge.planner.params import Passage, fill_params, names_a_thing
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.planner.tool_choice import ChoiceSettings, Pick, ToolChoice, ToolChooser
@@ -52,10 +52,14 @@ class OfflineSettings(ChoiceSettings):
 #: A clause that only says whom to tell ("then tell #dev", "let #ops know"): it tells what
 #: the step before did.
 _ONLY_TELLS = re.compile(
-    r"^(?:(?:and|then|also|please|and then)\s+)*(?:(?:tell|inform|notify|ping)\s+\S+|"
+    r"^(?:(?:and|then|also|please|and then)\s+)*(?:(?:tell|inform|notify|ping|e-?mail|text|"
+    r"message|dm|(?:post|send|write)\s+to)\s+\S+|"
     r"let\s+\S+(?:\s+\S+){0,3}?\s+know)\W*$",
     re.IGNORECASE,
 )
+#: A pronoun that names what the step before acted on ("scale checkout, then check its
+#: status").
+_PRONOUN = re.compile(r"\b(?:its|it|their|them|they)\b", re.IGNORECASE)
 _REFERS_BACK = re.compile(
     r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
     r"list|details|data|findings|answer|response|confirmation|status))\b",
@@ -156,12 +160,22 @@ class OfflinePlanner:
             if previous is not None and (_REFERS_BACK.search(said) or _ONLY_TELLS.match(said)):
                 _feed_from(previous, params, schema)
             shared = params_of.get(id(pick.again_of), {})
+            referred = self._acted_on(steps[-1]) if steps and _PRONOUN.search(said) else None
+            properties = schema.get("properties") or {}
             for name in filled.missing:
+                if name in params:  # fed from the step before
+                    continue
                 if name in shared:  # "… in Berlin and in Paris": the date said once
                     params[name] = shared[name]
                     continue
+                if referred is not None and names_a_thing(name, properties.get(name) or {}):
+                    params[name] = referred  # "scale checkout, then check its status"
+                    continue
                 _ask_for(name, step_id, pick.tool, schema, params, inputs)
                 missing_for.append(f"{name} (for {pick.tool})")
+            params = {
+                name: params[name] for name in schema.get("properties") or {} if name in params
+            }
             params_of[id(pick)] = params
             step: dict[str, Any] = {"id": step_id, "tool": pick.tool, "params": params}
             if pick.clause.text:
@@ -229,6 +243,22 @@ class OfflinePlanner:
             exemplar_ids=choice.exemplar_ids(),
             latency_ms=elapsed_ms(started),
         )
+
+    def _acted_on(self, step: dict[str, Any]) -> str | None:
+        """The name ``step`` acts on, as the request said it: its first param that names a
+        thing and holds one word (an identifier such as "checkout", not "123 Main Street" nor
+        "Dr. Smith": "it" may mean anything said before), not an input to ask for or another
+        step's output."""
+        properties = self.registry.get(step["tool"]).spec.params_schema.get("properties") or {}
+        for name, value in step["params"].items():
+            if (
+                isinstance(value, str)
+                and value.strip()
+                and not any(c.isspace() or c in "{}" for c in value)
+                and names_a_thing(name, properties.get(name) or {})
+            ):
+                return value
+        return None
 
     def _depends_on(
         self, position: int, pick: Pick, picks: Sequence[Pick], ids: Sequence[str]

@@ -143,6 +143,18 @@ def telling_kinds(schema: dict[str, Any]) -> set[str]:
     return found
 
 
+def names_a_thing(name: str, schema: dict[str, Any]) -> bool:
+    """Whether param ``name`` wants the name of a thing (a service, a repo, a deployment):
+    not an option, a text, a place or another address, a file, a number or a time."""
+    kinds = wanted_kinds(name, schema)
+    return (
+        "entity" in kinds
+        and kinds[0] in ("entity", "quoted")
+        and "enum" not in schema
+        and not _FREE_TEXT.match(name.lower())
+    )
+
+
 def takes_a_message(schema: dict[str, Any]) -> bool:
     """Whether a tool with params ``schema`` has a free-text param for what to say ("text",
     "message", "content", …): a tool that can tell someone something."""
@@ -297,7 +309,7 @@ def fill_params(
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
-        elif _FREE_TEXT.match(name.lower()) and _takes_text(prop):
+        elif _FREE_TEXT.match(name.lower()) and _takes_text(prop) and _says_more(clause_text):
             params[name] = _clause_as_text(clause_text, name)
         elif "default" in prop:
             continue
@@ -471,9 +483,13 @@ def _object_of(
     actions = (words | {i.lower() for i in initials}) - own  # "open a PR on kaizen"
     if not actions:
         return None
-    said = {w.lower() for w in re.findall(r"[A-Za-z]+", clause.text)}
-    last = _FOR_LAST.search(clause.text)
-    matches = list(_VERB_OBJECT.finditer(clause.text))
+    text = clause.text  # up to what a colon says: "page the on-call for billing: db is down"
+    message = said_after_colon(text)
+    if message:
+        text = text[: text.rindex(message)].rstrip(" :")
+    said = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
+    last = _FOR_LAST.search(text)
+    matches = list(_VERB_OBJECT.finditer(text))
     if last is not None and actions & said:  # "page the on-call for billing"
         matches.append(last)
     for match in matches:
@@ -674,11 +690,34 @@ def _clause_as_text(clause: str, name: str = "") -> str:
     said = said_after_colon(text)
     if said:
         return said
+    sent = _SENT_TO_ADDRESS.match(text)
+    if sent is not None:  # "email ops@x.io the incident summary": what is sent
+        return sent.group("what")
     if _SOUGHT.match(name.lower()):
         about = _ABOUT.search(text) or _LOOKED_FOR.search(text)
         if about is not None and about.group("what").strip():
             return about.group("what").strip()
     return text or clause.strip(" ,.?!")
+
+
+#: A verb for sending and the address sent to ("email ops@x.io", "post to #dev").
+_SENDING_TO = (
+    r"^(?:e-?mail|mail|send|text|sms|message|post|ping|dm)\s+(?:to\s+)?"
+    r"(?:\S+@\S+\.\w+|#[\w-]+|@[\w.-]+|\+?\d[\d ().-]{5,}\d)"
+)
+#: What is sent, after the verb and the address ("email ops@x.io the incident summary",
+#: "text +1 555 0100 running late", "post to #dev the release notes").
+_SENT_TO_ADDRESS = re.compile(
+    _SENDING_TO + r"\s+(?:(?:that|saying|with)\s+)?(?P<what>\S.*)$", re.IGNORECASE
+)
+#: The verb and the address, and nothing else ("email ops@x.io").
+_ONLY_SENDING = re.compile(_SENDING_TO + r"\W*$", re.IGNORECASE)
+
+
+def _says_more(clause: str) -> bool:
+    """Whether ``clause`` says more than where to send something: "email ops@x.io" gives no
+    text to send (it is asked for), "email ops@x.io the incident summary" does."""
+    return _ONLY_SENDING.match(_POLITE.sub("", clause).strip(" ,.?!")) is None
 
 
 #: Params that name what to look for.

@@ -1085,3 +1085,58 @@ def test_the_same_tool_with_the_same_option_is_still_one_step(planner):
         planner, "Deploy billing to staging. Once it's green, deploy it to staging again."
     ).blueprint.steps
     assert [s.tool for s in steps] == ["deploy.service"]
+
+
+def test_a_name_before_a_colon_is_the_object_and_what_follows_is_the_message(planner):
+    (step,) = planned(planner, "page the on-call for billing: database is down").blueprint.steps
+    assert (step.tool, dict(step.params)) == (
+        "pagerduty.page",
+        {"service": "billing", "message": "database is down"},
+    )
+
+
+def test_what_follows_the_address_is_what_to_send(planner):
+    (step,) = planned(planner, "email ops@example.com the summary of the incident").blueprint.steps
+    assert step.params["email_address"] == "ops@example.com"
+    assert step.params["body"] == "the summary of the incident"
+
+
+def test_an_address_alone_gives_no_text_to_send_so_it_is_asked_for(planner):
+    """'email ops@example.com' says whom, not what: the body is a question, not the words
+    'email ops@example.com'."""
+    result = planned(planner, "email ops@example.com")
+    (step,) = result.blueprint.steps
+    assert step.params["body"] == "{{ inputs.send_body }}"
+    assert "body (for email.send)" in (result.question or "")
+
+
+def test_sending_to_an_address_after_a_step_sends_what_the_step_did(planner):
+    tests, post = planned(
+        planner, "run the tests for repo kaizen, then post to #dev"
+    ).blueprint.steps
+    assert (post.tool, dict(post.params)) == (
+        "slack.post_message",
+        {"channel": "#dev", "text": "{{ steps." + tests.id + ".output }}"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "param"),
+    [
+        ("scale checkout to 5 replicas and then check its status", "status.check", "service"),
+        ("deploy billing to staging, then roll it back", "deploy.rollback", "service"),
+    ],
+)
+def test_a_pronoun_names_what_the_step_before_acted_on(planner, request_text, tool, param):
+    first, then = planned(planner, request_text).blueprint.steps
+    acted_on = next(iter(first.params.values()))
+    assert (then.tool, then.params[param]) == (tool, acted_on)
+
+
+def test_a_pronoun_does_not_stand_for_a_title_of_several_words(planner):
+    """'its' after an event titled 'Team Retro' names no service: the service is asked for."""
+    _, check = planned(
+        planner,
+        "create a calendar event titled 'Team Retro' on 2024-03-12 at 3pm, then check its status",
+    ).blueprint.steps
+    assert check.params["service"] == "{{ inputs.check_service }}"

@@ -119,9 +119,15 @@ def test_phone_and_message():
     assert filled.params["message"] == "the deploy is done"  # reported after "that"
     assert filled.missing == []
     assert filled.used == [5, 23]
-    # with nothing reported, the clause is the message
+    # with nothing but the address, there is no message: it is asked for
     filled = fill(schema(phone_number=text_param(), message=text_param()), "text 555-123-4567")
-    assert filled.params["message"] == "text 555-123-4567"
+    assert "message" not in filled.params
+    assert filled.missing == ["message"]
+    # what follows the address is the message
+    filled = fill(
+        schema(phone_number=text_param(), message=text_param()), "text 555-123-4567 running late"
+    )
+    assert filled.params["message"] == "running late"
 
 
 def test_email_date_time_channel_and_file_each_get_their_kind():
