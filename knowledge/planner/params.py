@@ -463,6 +463,12 @@ _VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests fo
 )
 #: A lower-case name after "for" that ends the clause ("page the on-call for billing").
 _FOR_LAST = re.compile(rf"\bfor\s+(?P<name>{_BARE_NAME})\W*$")
+#: What a condition says is in some state: the name a step acts on ("if billing is down,
+#: page the on-call").
+_CONDITION_SUBJECT = re.compile(
+    rf"^(?:if|when|once|whenever)\s+(?:the\s+)?(?P<name>{_BARE_NAME})"
+    r"(?:\s+(?:is|are|was|were|has been|have been|keeps|seems|looks|gets)\b|'s\s)"
+)
 #: Words right after a verb that are no name ("deploy it to staging").
 _NO_OBJECT = frozenset(
     """it them this that these those everything something anything all both again now
@@ -492,13 +498,16 @@ def _object_of(
     matches = list(_VERB_OBJECT.finditer(text))
     if last is not None and actions & said:  # "page the on-call for billing"
         matches.append(last)
+    condition = _CONDITION_SUBJECT.match(text)
+    if condition is not None:  # "if billing is down"
+        matches.append(condition)
     for match in matches:
         verb = (match.groupdict().get("verb") or "").lower()
         value = match.group("name")
         start = clause.start + match.start("name")
         particle = match.groupdict().get("particle") or ""
         if (
-            (match is last or verb in actions or verb + particle in actions)
+            (match in (last, condition) or verb in actions or verb + particle in actions)
             and value not in _NOT_A_NAME
             and value not in _NO_OBJECT
             and value not in own | set(words)

@@ -77,11 +77,15 @@ _GATE = re.compile(
     r"\W*$",
     re.IGNORECASE,
 )
-#: A condition that something succeeds, run into what to do then with no comma ("if they
-#: pass deploy kaizen"): group ``then`` starts the second clause.
+#: A condition on how something went or is, run into what to do then with no comma ("if
+#: they pass deploy kaizen", "if billing is down page the on-call"): group ``then`` starts
+#: the second clause.
 _GATE_THEN = re.compile(
-    r"^(?:if|once|when|after)\b.{1,80}?\b(?:pass(?:es)?|succeeds?|(?:is|are) green|"
-    r"go(?:es)? through)\s+(?P<then>(?!(?:and|or|but|then|on|in|for|to|at|with|by|before|"
+    r"^(?:if|once|when|whenever|after)\b.{1,80}?(?:\b(?:pass(?:es)?|succeeds?|fails?|"
+    r"breaks?|crash(?:es)?|go(?:es)? through)|(?:\b(?:is|are|was|were|looks?|seems?)|'s)"
+    r"\s+(?:not\s+|still\s+)?(?:down|up|green|red|healthy|unhealthy|failing|broken|slow|done|"
+    r"ready|finished|fine|ok|okay|complete|completed|deployed|merged|live|stable|flaky|offline|"
+    r"degraded|unavailable|available))\s+(?P<then>(?!(?:and|or|but|then|on|in|for|to|at|with|by|before|"
     r"after|the|a|an|this|that|it|them|me|us|first|today|now)\b)[a-z][\w'-]*\s+\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )

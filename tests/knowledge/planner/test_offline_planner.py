@@ -1140,3 +1140,18 @@ def test_a_pronoun_does_not_stand_for_a_title_of_several_words(planner):
         "create a calendar event titled 'Team Retro' on 2024-03-12 at 3pm, then check its status",
     ).blueprint.steps
     assert check.params["service"] == "{{ inputs.check_service }}"
+
+
+def test_a_condition_on_a_state_without_a_comma_names_what_the_step_acts_on(planner):
+    """'if billing is down page the on-call': the page is planned, for billing."""
+    (step,) = planned(planner, "if billing is down page the on-call").blueprint.steps
+    assert (step.tool, step.params["service"]) == ("pagerduty.page", "billing")
+
+
+def test_a_step_under_a_condition_after_a_check_runs_after_it(planner):
+    check, rollback = planned(
+        planner, "check the status of checkout; if it's unhealthy roll it back"
+    ).blueprint.steps
+    assert (check.tool, rollback.tool) == ("status.check", "deploy.rollback")
+    assert rollback.params["service"] == "checkout"
+    assert rollback.depends_on == [check.id]

@@ -490,6 +490,12 @@ def test_a_capitalised_connective_after_a_comma_still_starts_a_clause():
     [
         ("if they pass deploy kaizen", ["if they pass", "deploy kaizen"]),
         ("once the build is green post to #dev", ["once the build is green", "post to #dev"]),
+        ("if billing is down page the on-call", ["if billing is down", "page the on-call"]),
+        ("if it's unhealthy roll it back", ["if it's unhealthy", "roll it back"]),
+        ("if the build fails open a ticket", ["if the build fails", "open a ticket"]),
+        # a state that is no status word: one clause ("on its way", "in a bad state")
+        ("once the food is on its way", ["once the food is on its way"]),
+        ("if the api is in a bad state restart it", ["if the api is in a bad state restart it"]),
         # what follows the success is no new clause: a word of the condition, or a name
         ("if the tests pass on staging", ["if the tests pass on staging"]),
         ("once the build passes QA review", ["once the build passes QA review"]),
