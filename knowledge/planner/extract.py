@@ -300,7 +300,7 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
         at_sentence_start = not text[:start].rstrip() or text[:start].rstrip()[-1] in ".!?\n"
         while words and (
             words[0].lower() in _NOT_NAMES
-            or (at_sentence_start and words[0].lower() in _COMMON_VERBS)
+            or (at_sentence_start and words[0].lower() in COMMON_VERBS)
         ):
             words.pop(0)
         while words and (
@@ -384,7 +384,7 @@ _NO_SUBJECT_NAMES = frozenset(
 #: What follows a sentence's first word when that word names what is in some state.
 _SUBJECT_OF_A_STATE = re.compile(r"\s+(?:is|are|was|were|has been|have been|keeps|seems|looks)\s")
 
-_COMMON_VERBS = frozenset(
+COMMON_VERBS = frozenset(
     [
         "book",
         "send",

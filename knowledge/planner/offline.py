@@ -162,8 +162,11 @@ class OfflinePlanner:
             shared = params_of.get(id(pick.again_of), {})
             referred = self._acted_on(steps[-1]) if steps and _PRONOUN.search(said) else None
             properties = schema.get("properties") or {}
+            if pick.instead is not None:  # "deploy billing and auth": this one for auth
+                acted_on, other = pick.instead
+                params[acted_on] = other
             for name in filled.missing:
-                if name in params:  # fed from the step before
+                if name in params:  # fed from the step before, or the other name
                     continue
                 if name in shared:  # "… in Berlin and in Paris": the date said once
                     params[name] = shared[name]

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 
 from engine.tools.registry import ToolRegistry
-from knowledge.planner.extract import Mention
-from knowledge.planner.params import fill_params, takes_a_message, telling_kinds
+from knowledge.planner.extract import COMMON_VERBS, Mention
+from knowledge.planner.params import fill_params, names_a_thing, takes_a_message, telling_kinds
 from knowledge.planner.phrases import Remembered, ToolPhrases
+from knowledge.search.catalog import identifier_words
 from knowledge.search.clauses import Clause, same_again_for
 from knowledge.search.index import ToolIndex
 from knowledge.search.lexical import words
@@ -99,6 +100,9 @@ class Pick:
     """The step this one does again for something else ("check the weather in Berlin and in
     Paris"): it shares the values this clause does not give. It still runs after the step
     before it: "deploy billing to staging and to production" means in that order."""
+    instead: tuple[str, str] | None = None
+    """For a step done again for another name ("deploy billing and auth"): the param that
+    names what the first one acts on, and the name this one acts on instead."""
     reaches: str = ""
     """What this step was added to reach ("a phone number", "an email address", …), because
     the tool its clause asked for has no param for it; empty for a step a clause asked for."""
@@ -194,6 +198,7 @@ class ToolChooser:
         self.registry = registry
         self.phrases = phrases
         self.settings = settings or ChoiceSettings()
+        self._name_words: set[str] | None = None
 
     def choose(self, clauses: Sequence[Clause], mentions: Sequence[Mention]) -> ToolChoice:
         """The steps ``clauses`` ask for, in the order they run (``mentions`` are the values
@@ -248,6 +253,19 @@ class ToolChooser:
                 picks[-1].also.append(clause.start)  # its values are the step's too
                 continue
             previous = next((p for p in picks if p.tool == names[column]), None)
+            instead = self._other_name(previous, clause, mentions) if previous is not None else None
+            if previous is not None and instead is not None:  # "deploy billing and auth"
+                previous.also.append(clause.start)  # "… to staging" is said for both
+                picks.append(
+                    Pick(
+                        clause=clause,
+                        tool=names[column],
+                        score=score,
+                        again_of=previous,
+                        instead=instead,
+                    )
+                )
+                continue
             if (
                 previous is not None
                 and not (_quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions))
@@ -357,6 +375,50 @@ class ToolChooser:
         kind = next(k for k in kinds if k in telling[names[best]])
         return best, _ADDRESS_WORDS.get(kind, kind)
 
+    def _other_name(
+        self, earlier: Pick, clause: Clause, mentions: Sequence[Mention]
+    ) -> tuple[str, str] | None:
+        """When ``clause`` only names, after "and", another thing for ``earlier``'s step to
+        act on ("deploy billing and auth to staging", "check the status of billing and
+        auth"): the param naming what ``earlier`` acts on, and that other name. The name is
+        a lower-case word that is no verb ("… and deploy it") and no word of a tool's name;
+        what follows it, if anything, is a preposition's phrase ("to staging")."""
+        if clause.connective != "and" or earlier.tool not in self.registry:
+            return None
+        first, _, rest = clause.text.partition(" ")
+        if (
+            not _BARE_WORD.match(first)
+            or first in COMMON_VERBS
+            or first in _MORE_VERBS
+            or first.endswith(("ing", "ed"))
+            or set(words(first)) & self._action_words()
+            or (rest and not _PHRASE_AFTER_A_NAME.match(rest))
+        ):
+            return None
+        schema = self.registry.get(earlier.tool).spec.params_schema
+        properties = schema.get("properties") or {}
+        start, end = earlier.clause.start, earlier.clause.end
+        verbs = identifier_words(earlier.tool).split()
+        filled = fill_params(
+            schema, earlier.clause.text, (start, end), mentions, set(), verbs=verbs
+        )
+        said = set(earlier.clause.text.split())
+        for name, value in filled.params.items():
+            if (
+                isinstance(value, str)
+                and value in said
+                and value != first
+                and names_a_thing(name, properties.get(name) or {})
+            ):
+                return name, first
+        return None
+
+    def _action_words(self) -> set[str]:
+        """The words of every tool's name (stemmed)."""
+        if self._name_words is None:
+            self._name_words = {w for n in self.index.names for w in self.index.name_words(n)}
+        return self._name_words
+
     def _another_call(
         self, earlier: Clause, clause: Clause, tool: str, mentions: Sequence[Mention]
     ) -> bool:
@@ -364,19 +426,35 @@ class ToolChooser:
         ``earlier`` gave it ("Deploy billing to staging. Then deploy billing to production."),
         or only names what the same words of ``earlier`` name ("check the weather in Berlin
         and in Paris"): a second call, not the same step said twice. Otherwise only options
-        count: two clauses name other values (a name, a text) for one step as often as for
-        two (on TaskBench, counting them split 9 steps in two wrongly)."""
+        count, and two lower-case identifiers ("deploy billing … deploy auth"): two clauses
+        name other values (a name, a text) for one step as often as for two (on TaskBench,
+        counting them split 9 steps in two wrongly)."""
         if tool not in self.registry:
             return False
         schema = self.registry.get(tool).spec.params_schema
-        before = fill_params(schema, earlier.text, (earlier.start, earlier.end), mentions, set())
-        now = fill_params(schema, clause.text, (clause.start, clause.end), mentions, set())
+        verbs = identifier_words(tool).split()
+        before = fill_params(
+            schema, earlier.text, (earlier.start, earlier.end), mentions, set(), verbs=verbs
+        )
+        now = fill_params(
+            schema, clause.text, (clause.start, clause.end), mentions, set(), verbs=verbs
+        )
         properties = schema.get("properties") or {}
         again = same_again_for(earlier.text, clause)
+
+        def counts(name: str, value: Any) -> bool:
+            prop = properties.get(name)
+            if again or (isinstance(prop, dict) and "enum" in prop):
+                return True
+            # two identifiers each right in its clause: "deploy billing and deploy auth"
+            old = before.params[name]
+            return names_a_thing(name, prop if isinstance(prop, dict) else {}) and all(
+                isinstance(v, str) and _BARE_WORD.match(v) is not None and v in c.text.split()
+                for v, c in ((old, earlier), (value, clause))
+            )
+
         return any(
-            name in before.params
-            and before.params[name] != value
-            and (again or (isinstance(properties.get(name), dict) and "enum" in properties[name]))
+            name in before.params and before.params[name] != value and counts(name, value)
             for name, value in now.params.items()
         )
 
@@ -501,3 +579,16 @@ def _in_order(picks: Sequence[Pick]) -> list[Pick]:
             placed = len(ordered)
         ordered.insert(placed, pick)
     return ordered
+
+
+#: A lower-case name as chat-ops commands write one ("auth", "checkout-api", "svc.billing").
+_BARE_WORD = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
+#: Verbs that start a clause after "and" besides those of :data:`COMMON_VERBS`.
+_MORE_VERBS = frozenset(
+    """need want wish plan decide try like love hope go keep let have be do give put tell
+    ask also scale roll page ping list query restart rerun retry""".split()  # noqa: SIM905
+)
+#: What may follow another name for the same step: a preposition's phrase ("to staging").
+_PHRASE_AFTER_A_NAME = re.compile(
+    r"^(?:to|in|on|at|for|from|with|too|as well|also)\b", re.IGNORECASE
+)

@@ -89,6 +89,17 @@ _GATE_THEN = re.compile(
     r"after|the|a|an|this|that|it|them|me|us|first|today|now)\b)[a-z][\w'-]*\s+\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+#: One lower-case name after "and" ("check the status of billing and auth"): a clause of its
+#: own, the same request for that name, not a word to drop.
+_ONE_NAME = re.compile(
+    r"^(?!(?:more|so|too|then|also|yes|no|all|everything|others?|again|soon|later|now|today|"
+    r"tomorrow|tonight|here|there|me|us|them|it|that|this)\b)[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$"
+)
+#: A lower-case name and at most a short phrase after it ("… and payments to 5 replicas"):
+#: said to be understood with the clause before.
+_A_NAME_AND_PHRASE = re.compile(
+    _ONE_NAME.pattern[:-1] + r"(?:\s+(?:to|in|on|at|for|from)\s+\S+(?:\s+\S+)?)?$"
+)
 #: A clause after "and" that is only a place-like preposition and up to four words it names
 #: ("… and in Paris", "… and for auth too"); not a purpose ("and to stay ahead").
 _ONLY_A_PHRASE = re.compile(
@@ -372,7 +383,8 @@ def read_clauses(text: str) -> list[Clause]:
         only_connective = leading is not None and leading.end() >= len(stripped)
         if _BEFORE_PHRASE.match(stripped):  # "Prior to our call, …": what follows comes first
             only_connective, earlier = True, True
-        if len(stripped.split()) < MIN_WORDS or only_connective:
+        one_name = bool(clauses) and word == "and" and _ONE_NAME.match(stripped) is not None
+        if (len(stripped.split()) < MIN_WORDS and not one_name) or only_connective:
             carried = word  # "Also," on its own: its word belongs to the next clause
             carried_earlier, carried_first = carried_earlier or earlier, carried_first or first
             continue
@@ -405,7 +417,12 @@ def read_clauses(text: str) -> list[Clause]:
                 first=first,
                 lead_in=(
                     clauses[-1].text
-                    if clauses and (says_little(stripped) or _only_a_phrase(stripped, word))
+                    if clauses
+                    and (
+                        says_little(stripped)
+                        or _only_a_phrase(stripped, word)
+                        or (word == "and" and _A_NAME_AND_PHRASE.match(stripped))
+                    )
                     else ""
                 ),
             )

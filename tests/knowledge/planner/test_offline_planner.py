@@ -1155,3 +1155,55 @@ def test_a_step_under_a_condition_after_a_check_runs_after_it(planner):
     assert (check.tool, rollback.tool) == ("status.check", "deploy.rollback")
     assert rollback.params["service"] == "checkout"
     assert rollback.depends_on == [check.id]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "param", "names", "shared"),
+    [
+        (
+            "deploy billing and auth to staging",
+            "deploy.service",
+            "service",
+            ["billing", "auth"],
+            {"environment": "staging"},
+        ),
+        (
+            "check the status of billing and auth",
+            "status.check",
+            "service",
+            ["billing", "auth"],
+            {},
+        ),
+        (
+            "scale checkout and payments to 5 replicas",
+            "k8s.scale",
+            "deployment",
+            ["checkout", "payments"],
+            {"replicas": 5},
+        ),
+        ("deploy billing and deploy auth", "deploy.service", "service", ["billing", "auth"], {}),
+    ],
+)
+def test_one_request_for_two_names_is_a_call_for_each(
+    planner, request_text, tool, param, names, shared
+):
+    steps = planned(planner, request_text).blueprint.steps
+    assert [s.tool for s in steps] == [tool, tool]
+    assert [s.params[param] for s in steps] == names
+    for step in steps:
+        assert {k: step.params[k] for k in shared} == shared
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tools"),
+    [
+        # what follows "and" is another request, not another name for the same one
+        (
+            "deploy billing and then run the tests for repo kaizen",
+            ["deploy.service", "ci.run_tests"],
+        ),
+        ("roll back billing and page the on-call", ["deploy.rollback", "pagerduty.page"]),
+    ],
+)
+def test_another_request_after_and_is_not_another_name(planner, request_text, tools):
+    assert [s.tool for s in planned(planner, request_text).blueprint.steps] == tools

@@ -519,3 +519,14 @@ def test_a_condition_run_into_what_to_do_then_is_two_clauses(text, pieces):
 def test_a_phrase_after_and_that_names_something_else_is_the_same_again(text, again):
     earlier, *rest = clauses_of(text)
     assert bool(rest) and same_again_for(earlier.text, rest[0]) is again
+
+
+def test_one_name_after_and_is_a_clause_read_with_the_one_before():
+    """'… and auth' is not dropped as a word too short to ask: it asks the same for auth."""
+    first, second = clauses_of("check the status of billing and auth")
+    assert (second.text, second.connective) == ("auth", "and")
+    assert second.lead_in == first.text
+    # a word that is no name is not a clause of its own
+    assert [c.text for c in clauses_of("check the status of billing and more")] == [
+        "check the status of billing"
+    ]
