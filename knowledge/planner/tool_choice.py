@@ -256,17 +256,7 @@ class ToolChooser:
             instead = self._other_name(previous, clause, mentions) if previous is not None else None
             if previous is not None and instead is not None:  # "deploy billing and auth"
                 previous.also.append(clause.start)  # "… to staging" is said for both
-                picks.append(
-                    Pick(
-                        clause=clause,
-                        tool=names[column],
-                        score=score,
-                        again_of=previous,
-                        instead=instead,
-                    )
-                )
-                continue
-            if (
+            elif (
                 previous is not None
                 and not (_quotes_in(previous.clause, mentions) and _quotes_in(clause, mentions))
                 and not self._another_call(previous.clause, clause, names[column], mentions)
@@ -289,7 +279,11 @@ class ToolChooser:
                 ):
                     previous.asked_in = clause
                 continue  # the same tool again, no new quoted value: one step
-            again = previous if previous and same_again_for(previous.clause.text, clause) else None
+            again = (
+                previous
+                if previous and (instead or same_again_for(previous.clause.text, clause))
+                else None
+            )
             picks.append(
                 Pick(
                     clause=clause,
@@ -297,6 +291,7 @@ class ToolChooser:
                     score=score,
                     remembered=remembered,
                     again_of=again,
+                    instead=instead,
                 )
             )
         taken = {p.tool for p in picks}
