@@ -89,17 +89,17 @@ _GATE_THEN = re.compile(
     r"after|the|a|an|this|that|it|them|me|us|first|today|now)\b)[a-z][\w'-]*\s+\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+#: A lower-case name as chat-ops requests write one ("auth", "checkout-api"), not a filler word.
+_NAME_WORD = (
+    r"^(?!(?:more|so|too|then|also|yes|no|all|everything|others?|again|soon|later|now|today|"
+    r"tomorrow|tonight|here|there|me|us|them|it|that|this)\b)[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*"
+)
 #: One lower-case name after "and" ("check the status of billing and auth"): a clause of its
 #: own, the same request for that name, not a word to drop.
-_ONE_NAME = re.compile(
-    r"^(?!(?:more|so|too|then|also|yes|no|all|everything|others?|again|soon|later|now|today|"
-    r"tomorrow|tonight|here|there|me|us|them|it|that|this)\b)[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$"
-)
+_ONE_NAME = re.compile(_NAME_WORD + "$")
 #: A lower-case name and at most a short phrase after it ("… and payments to 5 replicas"):
 #: said to be understood with the clause before.
-_A_NAME_AND_PHRASE = re.compile(
-    _ONE_NAME.pattern[:-1] + r"(?:\s+(?:to|in|on|at|for|from)\s+\S+(?:\s+\S+)?)?$"
-)
+_A_NAME_AND_PHRASE = re.compile(_NAME_WORD + r"(?:\s+(?:to|in|on|at|for|from)\s+\S+(?:\s+\S+)?)?$")
 #: A clause after "and" that is only a place-like preposition and up to four words it names
 #: ("… and in Paris", "… and for auth too"); not a purpose ("and to stay ahead").
 _ONLY_A_PHRASE = re.compile(
