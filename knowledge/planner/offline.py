@@ -28,7 +28,7 @@ from typing import Any
 from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.planner.extract import Mention, find_mentions
-from knowledge.planner.params import Passage, fill_params, names_a_thing
+from knowledge.planner.params import Passage, fill_params, is_free_text, names_a_thing
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.planner.tool_choice import ChoiceSettings, Pick, ToolChoice, ToolChooser
@@ -36,6 +36,7 @@ from knowledge.search.catalog import identifier_words
 from knowledge.search.clauses import Clause, read_clauses, without_message
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
+from knowledge.search.lexical import words
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class OfflinePlanner:
                 used,
                 context=_context_of(pick, clauses),
                 verbs=identifier_words(pick.tool).split(),
+                tool_words=self._words_of(pick.tool),
             )
             used.update(filled.used)
             params = dict(filled.params)
@@ -161,6 +163,7 @@ class OfflinePlanner:
                 _feed_from(previous, params, schema)
             shared = params_of.get(id(pick.again_of), {})
             referred = self._acted_on(steps[-1]) if steps and _PRONOUN.search(said) else None
+            condition = _condition_before(pick, clauses)
             properties = schema.get("properties") or {}
             if pick.instead is not None:  # "deploy billing and auth": this one for auth
                 acted_on, other = pick.instead
@@ -173,6 +176,9 @@ class OfflinePlanner:
                     continue
                 if referred is not None and names_a_thing(name, properties.get(name) or {}):
                     params[name] = referred  # "scale checkout, then check its status"
+                    continue
+                if condition and is_free_text(name, properties.get(name) or {}):
+                    params[name] = condition  # "if billing is down, page the on-call"
                     continue
                 _ask_for(name, step_id, pick.tool, schema, params, inputs)
                 missing_for.append(f"{name} (for {pick.tool})")
@@ -246,6 +252,11 @@ class OfflinePlanner:
             exemplar_ids=choice.exemplar_ids(),
             latency_ms=elapsed_ms(started),
         )
+
+    def _words_of(self, tool: str) -> frozenset[str]:
+        """The index words of a tool's own text (name, description, params)."""
+        entry = self.index.entries.get(tool)
+        return frozenset(words(entry.search_text)) if entry is not None else frozenset()
 
     def _acted_on(self, step: dict[str, Any]) -> str | None:
         """The name ``step`` acts on, as the request said it: its first param that names a
@@ -323,6 +334,13 @@ def _context_of(pick: Pick, clauses: Sequence[Clause]) -> list[Passage]:
             context.append(Passage(before.text, before.start))
     context.extend(Passage(c.text, c.start) for c in clauses if c.start in pick.also)
     return context
+
+
+def _condition_before(pick: Pick, clauses: Sequence[Clause]) -> str:
+    """What the clause right before a step's says must hold, when it sets a condition ("If
+    billing is down, page the on-call": "billing is down"); "" otherwise."""
+    index = next(i for i, c in enumerate(clauses) if c.start == pick.clause.start)
+    return clauses[index - 1].condition if index > 0 else ""
 
 
 def _closest_exemplar(hits: Sequence[ExemplarHit], least: float) -> ExemplarHit | None:

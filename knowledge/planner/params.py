@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples
-from knowledge.search.clauses import MESSAGE_WORDS, said_after_colon
-from knowledge.search.lexical import TITLE_WORDS, literally
+from knowledge.search.clauses import IN_A_STATE, MESSAGE_WORDS, said_after_colon
+from knowledge.search.lexical import TITLE_WORDS, literally, words
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
 _RULES: list[tuple[re.Pattern[str], tuple[MentionKind, ...]]] = [
@@ -196,6 +196,7 @@ def fill_params(
     *,
     context: Sequence[Passage] = (),
     verbs: Sequence[str] = (),
+    tool_words: frozenset[str] = frozenset(),
 ) -> FilledParams:
     """Params for a tool with parameter schema ``schema``, from the clause that asked for the
     step (at ``clause_span`` in the request) and the request's ``mentions``. Values the
@@ -204,7 +205,9 @@ def fill_params(
     specific enough, anywhere in the request. Mentions whose start is in ``used`` are taken
     by earlier steps and only reused when nothing else fits. ``verbs`` are the words of the
     tool's name: a lower-case name right after one of them is its object ("deploy billing to
-    production", "roll back auth")."""
+    production", "roll back auth"). ``tool_words`` are the index words of the tool's own
+    text (name, description, params): a clause saying nothing else ("page the on-call",
+    "open a jira ticket") gives no free text, which is then missing."""
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     initials = _initials(verbs)  # "PR" in "open a PR" is the tool's own thing, not a value
@@ -309,8 +312,12 @@ def fill_params(
         if choice is not None:
             taken.add(choice.start)
             params[name] = _typed(choice.value, prop)
-        elif _FREE_TEXT.match(name.lower()) and _takes_text(prop) and _says_more(clause_text):
-            params[name] = _clause_as_text(clause_text, name)
+        elif (
+            _FREE_TEXT.match(name.lower())
+            and _takes_text(prop)
+            and _says_more(clause_text, tool_words)
+        ):
+            params[name] = _clause_as_text(clause_text, name, tool_words)
         elif "default" in prop:
             continue
         elif name in required:
@@ -466,8 +473,7 @@ _FOR_LAST = re.compile(rf"\bfor\s+(?P<name>{_BARE_NAME})\W*$")
 #: What a condition says is in some state: the name a step acts on ("if billing is down,
 #: page the on-call").
 _CONDITION_SUBJECT = re.compile(
-    rf"^(?:if|when|once|whenever)\s+(?:the\s+)?(?P<name>{_BARE_NAME})"
-    r"(?:\s+(?:is|are|was|were|has been|have been|keeps|seems|looks|gets)\b|'s\s)"
+    rf"^(?i:if|when|once|whenever)\s+(?:the\s+)?(?P<name>{_BARE_NAME})\s*" + IN_A_STATE
 )
 #: Words right after a verb that are no name ("deploy it to staging").
 _NO_OBJECT = frozenset(
@@ -690,11 +696,14 @@ _POLITE = re.compile(
 )
 
 
-def _clause_as_text(clause: str, name: str = "") -> str:
+def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = frozenset()) -> str:
     """The clause without its politeness ("could you please …") and final punctuation; what
-    follows a colon when something does ("open an issue: login returns 500"); for a param
-    naming what to look for (a query, a topic), what the clause is about ("search the docs
-    for rate limits" → "rate limits", "news about AI in healthcare" → "AI in healthcare")."""
+    follows a colon when something does ("open an issue: login returns 500"); what follows
+    the words naming the tool (``tool_words``) and "about" or "for" ("page the on-call about
+    the failed deploy" → "the failed deploy", "create a ticket for the login bug" → "the
+    login bug"); for a param naming what to look for (a query, a topic), what the clause is
+    about ("search the docs for rate limits" → "rate limits", "news about AI in healthcare"
+    → "AI in healthcare")."""
     text = _POLITE.sub("", clause).strip(" ,.?!")
     said = said_after_colon(text)
     if said:
@@ -702,6 +711,11 @@ def _clause_as_text(clause: str, name: str = "") -> str:
     sent = _SENT_TO_ADDRESS.match(text)
     if sent is not None:  # "email ops@x.io the incident summary": what is sent
         return sent.group("what")
+    named = _TOOL_THEN_WHAT.match(text)
+    if named is not None and tool_words:
+        naming = words(named.group("tool"))[1:]  # after the verb: "the on-call", "a ticket"
+        if naming and set(naming) <= tool_words and len(words(named.group("what"))) > 1:
+            return named.group("what")  # "… for billing" names a thing, not a text
     if _SOUGHT.match(name.lower()):
         about = _ABOUT.search(text) or _LOOKED_FOR.search(text)
         if about is not None and about.group("what").strip():
@@ -723,12 +737,32 @@ _SENT_TO_ADDRESS = re.compile(
 _ONLY_SENDING = re.compile(_SENDING_TO + r"\W*$", re.IGNORECASE)
 
 
-def _says_more(clause: str) -> bool:
-    """Whether ``clause`` says more than where to send something: "email ops@x.io" gives no
-    text to send (it is asked for), "email ops@x.io the incident summary" does."""
-    return _ONLY_SENDING.match(_POLITE.sub("", clause).strip(" ,.?!")) is None
+def _says_more(clause: str, tool_words: frozenset[str] = frozenset()) -> bool:
+    """Whether ``clause`` says more than where to send something and which tool to use:
+    "email ops@x.io" gives no text to send (it is asked for), "email ops@x.io the incident
+    summary" does; "page the on-call" or "open a jira ticket" only name the tool (whose own
+    words are ``tool_words``; the first word is the verb asking for it), "page the on-call
+    about the failed deploy" says what about."""
+    text = _POLITE.sub("", clause).strip(" ,.?!")
+    if _ONLY_SENDING.match(text) is not None:
+        return False
+    said = words(text)
+    return not (tool_words and said and set(said[1:]) <= tool_words)
 
 
+def is_free_text(name: str, schema: dict[str, Any]) -> bool:
+    """Whether the param ``name`` (with ``schema``) takes free text to say or write: a
+    message, a summary, a note, a query."""
+    return bool(_FREE_TEXT.match(name.lower())) and _takes_text(schema)
+
+
+#: A request naming a tool, then what it is about or for ("page the on-call about the failed
+#: deploy", "open a ticket for the login bug").
+_TOOL_THEN_WHAT = re.compile(
+    r"^(?P<tool>\S+(?:\s+\S+){0,4}?)\s+(?:about|regarding|concerning|for|saying|that)\s+"
+    r"(?P<what>\S.*)$",
+    re.IGNORECASE,
+)
 #: Params that name what to look for.
 _SOUGHT = re.compile(r"^(?:query|question|topic|keywords?|search|terms?|search_terms?)$")
 #: What a clause is about ("news about AI", "a meeting regarding the Q3 plan").

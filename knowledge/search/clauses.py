@@ -77,16 +77,32 @@ _GATE = re.compile(
     r"\W*$",
     re.IGNORECASE,
 )
+#: Being in a state a service or a build can be in ("is down", "'s not ready", "looks
+#: unhealthy", "keeps crashing").
+IN_A_STATE = (
+    r"(?:\b(?:is|are|was|were|looks?|seems?|keeps?)|'s)"
+    r"\s+(?:not\s+|still\s+)?(?:down|up|green|red|healthy|unhealthy|failing|crashing|flapping|"
+    r"erroring|restarting|broken|slow|done|"
+    r"ready|finished|fine|ok|okay|complete|completed|deployed|merged|live|stable|flaky|offline|"
+    r"degraded|unavailable|available)\b"
+)
 #: A condition on how something went or is, run into what to do then with no comma ("if
 #: they pass deploy kaizen", "if billing is down page the on-call"): group ``then`` starts
 #: the second clause.
 _GATE_THEN = re.compile(
     r"^(?:if|once|when|whenever|after)\b.{1,80}?(?:\b(?:pass(?:es)?|succeeds?|fails?|"
-    r"breaks?|crash(?:es)?|go(?:es)? through)|(?:\b(?:is|are|was|were|looks?|seems?)|'s)"
-    r"\s+(?:not\s+|still\s+)?(?:down|up|green|red|healthy|unhealthy|failing|broken|slow|done|"
-    r"ready|finished|fine|ok|okay|complete|completed|deployed|merged|live|stable|flaky|offline|"
-    r"degraded|unavailable|available))\s+(?P<then>(?!(?:and|or|but|then|on|in|for|to|at|with|by|before|"
+    r"breaks?|crash(?:es)?|go(?:es)? through)|"
+    + IN_A_STATE
+    + r")\s+(?P<then>(?!(?:and|or|but|then|on|in|for|to|at|with|by|before|"
     r"after|the|a|an|this|that|it|them|me|us|first|today|now)\b)[a-z][\w'-]*\s+\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+#: A condition on something named, and what it says must hold ("If billing is down" →
+#: "billing is down"); one only on "it" or "they" says nothing alone.
+_CONDITION = re.compile(
+    r"^(?:if|when|whenever|once|in case)\s+"
+    r"(?P<what>(?!(?:it|it's|they|they're|that|that's|this|these|those|we|we're|i|i'm|you|"
+    r"you're)\b)\S.*?)\W*$",
     re.IGNORECASE | re.DOTALL,
 )
 #: A lower-case name as chat-ops requests write one ("auth", "checkout-api"), not a filler word.
@@ -232,6 +248,16 @@ class Clause(BaseModel):
         """Whether it makes what follows wait for something to succeed ("If the tests for
         kaizen pass, …", "once the build is green, …"): that something is a step to run."""
         return not self.asks and bool(_GATE.match(self.text))
+
+    @property
+    def condition(self) -> str:
+        """What a clause that only sets a condition says must hold ("If billing is down" →
+        "billing is down", "when the build fails" → "the build fails"); "" for any other
+        clause, and for a condition on "it" or "they", which says nothing alone."""
+        if self.asks:
+            return ""
+        found = _CONDITION.match(self.text)
+        return found.group("what") if found is not None else ""
 
     @property
     def describes(self) -> bool:

@@ -207,7 +207,8 @@ def test_a_parallel_clause_does_not_wait_for_the_step_before(planner):
     )
     assert page.tool == "pagerduty.page"
     assert page.depends_on == []
-    assert page.params["message"] == "page the on-call engineer"
+    # "page the on-call engineer" says nothing but which tool: what is wrong is asked
+    assert page.params["message"] == "{{ inputs.page_message }}"
 
 
 def test_a_parallel_step_waits_for_what_the_step_before_waited_for(planner):
@@ -1146,6 +1147,67 @@ def test_a_condition_on_a_state_without_a_comma_names_what_the_step_acts_on(plan
     """'if billing is down page the on-call': the page is planned, for billing."""
     (step,) = planned(planner, "if billing is down page the on-call").blueprint.steps
     assert (step.tool, step.params["service"]) == ("pagerduty.page", "billing")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "service", "message"),
+    [
+        ("If billing is down, page the on-call", "billing", "billing is down"),
+        ("when auth's down page the on-call", "auth", "auth's down"),
+        ("if billing keeps failing page the on-call", "billing", "billing keeps failing"),
+    ],
+)
+def test_a_condition_on_a_state_is_what_the_page_says(planner, request_text, service, message):
+    """The page says what the condition says is wrong, for the service it names."""
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert step.tool == "pagerduty.page"
+    assert step.params == {"service": service, "message": message}
+
+
+def test_a_condition_is_the_text_of_a_step_that_names_only_its_tool(planner):
+    (step,) = planned(planner, "if the build fails open a jira ticket").blueprint.steps
+    assert (step.tool, step.params) == ("jira.create_issue", {"summary": "the build fails"})
+
+
+def test_a_clause_naming_only_its_tool_leaves_the_text_to_ask_for(planner):
+    """'page the on-call' says which tool, not what is wrong: the message is asked, not
+    'page the on-call'."""
+    result = planned(planner, "roll back billing and page the on-call")
+    rollback, page = result.blueprint.steps
+    assert rollback.params == {"service": "billing"}
+    assert page.params["message"] == "{{ inputs.page_message }}"
+    assert "page_message" in result.blueprint.inputs
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "name", "text"),
+    [
+        ("create a ticket for the login bug", "jira.create_issue", "summary", "the login bug"),
+        (
+            "page the on-call about the failed deploy",
+            "pagerduty.page",
+            "message",
+            "the failed deploy",
+        ),
+        (
+            "when the release is out, post to #dev",
+            "slack.post_message",
+            "text",
+            "the release is out",
+        ),
+    ],
+)
+def test_the_text_is_what_the_clause_says_beside_naming_the_tool(
+    planner, request_text, tool, name, text
+):
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert (step.tool, step.params[name]) == (tool, text)
+
+
+def test_a_condition_on_an_event_names_no_object(planner):
+    """'Once the standup is over' says when, not what to check: the service is asked."""
+    (step,) = planned(planner, "Once the standup is over, check the status").blueprint.steps
+    assert (step.tool, step.params) == ("status.check", {"service": "{{ inputs.check_service }}"})
 
 
 def test_a_step_under_a_condition_after_a_check_runs_after_it(planner):

@@ -530,3 +530,17 @@ def test_one_name_after_and_is_a_clause_read_with_the_one_before():
     assert [c.text for c in clauses_of("check the status of billing and more")] == [
         "check the status of billing"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "condition"),
+    [
+        ("If billing is down, page the on-call", "billing is down"),
+        ("when the build fails, open a ticket", "the build fails"),
+        ("if they fail, open a ticket", ""),  # on "they" alone it says nothing
+        ("Once it's done, post to #dev", ""),
+        ("deploy billing, then page the on-call", ""),  # no condition at all
+    ],
+)
+def test_the_condition_a_clause_sets(text: str, condition: str) -> None:
+    assert read_clauses(text)[0].condition == condition
