@@ -50,11 +50,11 @@ class OfflineSettings(ChoiceSettings):
     """Below this confidence the plan comes with a clarifying question."""
 
 
-#: A clause that only says whom to tell ("then tell #dev", "let #ops know"): it tells what
-#: the step before did.
+#: A clause that only says whom to tell ("then tell #dev", "let #ops know", "ping me on
+#: #dev"): it tells what the step before did.
 _ONLY_TELLS = re.compile(
     r"^(?:(?:and|then|also|please|and then)\s+)*(?:(?:tell|inform|notify|ping|e-?mail|text|"
-    r"message|dm|(?:post|send|write)\s+to)\s+\S+|"
+    r"message|dm|(?:post|send|write)\s+to)\s+\S+(?:\s+(?:on|in|at|via|by)(?:\s+\S+){1,2})?|"
     r"let\s+\S+(?:\s+\S+){0,3}?\s+know)\W*$",
     re.IGNORECASE,
 )
@@ -161,6 +161,8 @@ class OfflinePlanner:
             said = without_message(pick.clause.text)
             if previous is not None and (_REFERS_BACK.search(said) or _ONLY_TELLS.match(said)):
                 _feed_from(previous, params, schema)
+            if previous is not None and _ONLY_TELLS.match(said):  # "then email ops@x.io"
+                _name_after(steps[-1], pick.clause.text, params, schema, filled.missing)
             shared = params_of.get(id(pick.again_of), {})
             referred = self._acted_on(steps[-1]) if steps and _PRONOUN.search(said) else None
             condition = _condition_before(pick, clauses)
@@ -405,6 +407,26 @@ def _feed_from(previous: str, params: dict[str, Any], schema: dict[str, Any]) ->
         if name.lower() in ("text", "message", "content", "body", "summary", "data", "input"):
             params[name] = "{{ steps." + previous + ".output }}"
             return
+
+
+def _name_after(
+    step: dict[str, Any],
+    clause: str,
+    params: dict[str, Any],
+    schema: dict[str, Any],
+    missing: Sequence[str],
+) -> None:
+    """A free-text param other than the one fed the step's output (an email's subject) that
+    is missing or holds only the words of a clause saying whom to tell ("then email
+    ops@x.io", "notify ops via email ops@x.io") says what the step before did ("run the
+    tests for repo kaizen")."""
+    properties = schema.get("properties") or {}
+    for name in properties:
+        value = params.get(name)
+        unsaid = name in missing and name not in params
+        own_words = isinstance(value, str) and "{{" not in value and value.lower() in clause.lower()
+        if (unsaid or own_words) and is_free_text(name, properties.get(name) or {}):
+            params[name] = step.get("description") or step["tool"]
 
 
 def _ask_for(

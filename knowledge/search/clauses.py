@@ -78,13 +78,19 @@ _GATE = re.compile(
     re.IGNORECASE,
 )
 #: Being in a state a service or a build can be in ("is down", "'s not ready", "looks
-#: unhealthy", "keeps crashing").
+#: unhealthy", "keeps crashing", "'s taken care of").
 IN_A_STATE = (
     r"(?:\b(?:is|are|was|were|looks?|seems?|keeps?)|'s)"
-    r"\s+(?:not\s+|still\s+)?(?:down|up|green|red|healthy|unhealthy|failing|crashing|flapping|"
+    r"\s+(?:not\s+|still\s+|all\s+)?(?:down|up|green|red|healthy|unhealthy|failing|crashing|flapping|"
     r"erroring|restarting|broken|slow|done|"
     r"ready|finished|fine|ok|okay|complete|completed|deployed|merged|live|stable|flaky|offline|"
     r"degraded|unavailable|available)\b"
+)
+#: Being over, said of an event or a task ("once that's taken care of", "when the meeting is
+#: over"): a time, not a thing to act on.
+_OVER = (
+    r"(?:\b(?:is|are|was|were|has been|have been)|'s)\s+(?:all\s+)?(?:over|through|handled|"
+    r"sorted(?: out)?|taken care of|out of the way|in place)\b"
 )
 #: A condition on how something went or is, run into what to do then with no comma ("if
 #: they pass deploy kaizen", "if billing is down page the on-call"): group ``then`` starts
@@ -93,6 +99,8 @@ _GATE_THEN = re.compile(
     r"^(?:if|once|when|whenever|after)\b.{1,80}?(?:\b(?:pass(?:es)?|succeeds?|fails?|"
     r"breaks?|crash(?:es)?|go(?:es)? through)|"
     + IN_A_STATE
+    + "|"
+    + _OVER
     + r")\s+(?P<then>(?!(?:and|or|but|then|on|in|for|to|at|with|by|before|"
     r"after|the|a|an|this|that|it|them|me|us|first|today|now)\b)[a-z][\w'-]*\s+\S.*)$",
     re.IGNORECASE | re.DOTALL,

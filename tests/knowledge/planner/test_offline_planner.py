@@ -1204,6 +1204,45 @@ def test_the_text_is_what_the_clause_says_beside_naming_the_tool(
     assert (step.tool, step.params[name]) == (tool, text)
 
 
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "deploy kaizen to staging; once that's taken care of ping me on #dev",
+        "deploy kaizen to staging. Once it is all sorted out post to #dev",
+    ],
+)
+def test_a_step_after_it_is_done_with_no_comma_tells_what_the_step_before_did(
+    planner, request_text
+):
+    deploy, post = planned(planner, request_text).blueprint.steps
+    assert deploy.tool == "deploy.service"
+    assert (post.tool, post.params) == (
+        "slack.post_message",
+        {"channel": "#dev", "text": "{{ steps." + deploy.id + ".output }}"},
+    )
+    assert post.depends_on == [deploy.id]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "run the tests for repo kaizen, then email ops@x.io",
+        "run the tests for repo kaizen, then notify ops via email ops@x.io",
+    ],
+)
+def test_an_email_that_only_says_whom_to_tell_is_about_the_step_before(planner, request_text):
+    """The body is the tests' output and the subject what was done, not the command's words
+    (nor a question)."""
+    result = planned(planner, request_text)
+    tests, email = result.blueprint.steps
+    assert email.params == {
+        "email_address": "ops@x.io",
+        "subject": "run the tests for repo kaizen",
+        "body": "{{ steps." + tests.id + ".output }}",
+    }
+    assert result.question is None
+
+
 def test_a_condition_on_an_event_names_no_object(planner):
     """'Once the standup is over' says when, not what to check: the service is asked."""
     (step,) = planned(planner, "Once the standup is over, check the status").blueprint.steps

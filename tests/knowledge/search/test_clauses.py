@@ -544,3 +544,17 @@ def test_one_name_after_and_is_a_clause_read_with_the_one_before():
 )
 def test_the_condition_a_clause_sets(text: str, condition: str) -> None:
     assert read_clauses(text)[0].condition == condition
+
+
+@pytest.mark.parametrize(
+    ("text", "then"),
+    [
+        ("once that's taken care of ping me", "ping me"),
+        ("once it is all sorted out page the on-call", "page the on-call"),
+        ("once the meeting is over book a taxi home", "book a taxi home"),
+    ],
+)
+def test_what_to_do_once_something_is_over_is_a_clause_of_its_own(text: str, then: str) -> None:
+    clauses = read_clauses("deploy billing. " + text)
+    assert clauses[-1].text == then
+    assert clauses[-1].asks
