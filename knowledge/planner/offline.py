@@ -61,6 +61,7 @@ _ONLY_TELLS = re.compile(
 #: A pronoun that names what the step before acted on ("scale checkout, then check its
 #: status").
 _PRONOUN = re.compile(r"\b(?:its|it|their|them|they)\b", re.IGNORECASE)
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
 _REFERS_BACK = re.compile(
     r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
     r"list|details|data|findings|answer|response|confirmation|status))\b",
@@ -178,6 +179,14 @@ class OfflinePlanner:
                     continue
                 if referred is not None and names_a_thing(name, properties.get(name) or {}):
                     params[name] = referred  # "scale checkout, then check its status"
+                    continue
+                if (
+                    steps
+                    and steps[-1]["params"].get(name) == self._acted_on(steps[-1])
+                    and _is_identifier(steps[-1]["params"].get(name))
+                    and names_a_thing(name, properties.get(name) or {})
+                ):  # "roll back billing and page the on-call": the page is for billing
+                    params[name] = steps[-1]["params"][name]
                     continue
                 if condition and is_free_text(name, properties.get(name) or {}):
                     params[name] = condition  # "if billing is down, page the on-call"
@@ -336,6 +345,12 @@ def _context_of(pick: Pick, clauses: Sequence[Clause]) -> list[Passage]:
             context.append(Passage(before.text, before.start))
     context.extend(Passage(c.text, c.start) for c in clauses if c.start in pick.also)
     return context
+
+
+def _is_identifier(value: Any) -> bool:
+    """Whether ``value`` is one lower-case word as chat-ops names a service or a repo
+    ("billing", "checkout-api"), not a name such as "Dr. Smith" or "Paris"."""
+    return isinstance(value, str) and _IDENTIFIER.match(value) is not None
 
 
 def _condition_before(pick: Pick, clauses: Sequence[Clause]) -> str:

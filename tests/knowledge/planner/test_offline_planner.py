@@ -1171,12 +1171,30 @@ def test_a_condition_is_the_text_of_a_step_that_names_only_its_tool(planner):
 
 def test_a_clause_naming_only_its_tool_leaves_the_text_to_ask_for(planner):
     """'page the on-call' says which tool, not what is wrong: the message is asked, not
-    'page the on-call'."""
+    'page the on-call'; the page is for the service just rolled back."""
     result = planned(planner, "roll back billing and page the on-call")
     rollback, page = result.blueprint.steps
     assert rollback.params == {"service": "billing"}
-    assert page.params["message"] == "{{ inputs.page_message }}"
+    assert page.params == {"service": "billing", "message": "{{ inputs.page_message }}"}
     assert "page_message" in result.blueprint.inputs
+
+
+def test_an_unsaid_name_is_the_one_word_name_the_step_before_acted_on(planner):
+    deploy, check = planned(
+        planner, "deploy billing to staging, then check the status"
+    ).blueprint.steps
+    assert deploy.params == {"service": "billing", "environment": "staging"}
+    assert (check.tool, check.params) == ("status.check", {"service": "billing"})
+
+
+def test_an_unsaid_name_is_not_taken_from_a_step_on_a_proper_name(planner):
+    """Only a one-word identifier carries over: 'the Billing service' may not be what the
+    next step is about."""
+    deploy, check = planned(
+        planner, "deploy the Billing service to staging, then check the status"
+    ).blueprint.steps
+    assert deploy.params["service"] == "Billing"
+    assert check.params == {"service": "{{ inputs.check_service }}"}
 
 
 @pytest.mark.parametrize(
