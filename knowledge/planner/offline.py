@@ -28,7 +28,13 @@ from typing import Any
 from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.planner.extract import Mention, find_mentions
-from knowledge.planner.params import Passage, fill_params, is_free_text, names_a_thing
+from knowledge.planner.params import (
+    Passage,
+    fill_params,
+    is_free_text,
+    is_identifier,
+    names_a_thing,
+)
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.planner.tool_choice import ChoiceSettings, Pick, ToolChoice, ToolChooser
@@ -36,7 +42,6 @@ from knowledge.search.catalog import identifier_words
 from knowledge.search.clauses import Clause, read_clauses, without_message
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
-from knowledge.search.lexical import words
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,6 @@ _ONLY_TELLS = re.compile(
 #: A pronoun that names what the step before acted on ("scale checkout, then check its
 #: status").
 _PRONOUN = re.compile(r"\b(?:its|it|their|them|they)\b", re.IGNORECASE)
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
 _REFERS_BACK = re.compile(
     r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
     r"list|details|data|findings|answer|response|confirmation|status))\b",
@@ -154,7 +158,7 @@ class OfflinePlanner:
                 used,
                 context=_context_of(pick, clauses),
                 verbs=identifier_words(pick.tool).split(),
-                tool_words=self._words_of(pick.tool),
+                tool_words=self.index.text_words(pick.tool),
             )
             used.update(filled.used)
             params = dict(filled.params)
@@ -165,8 +169,11 @@ class OfflinePlanner:
             if previous is not None and _ONLY_TELLS.match(said):  # "then email ops@x.io"
                 _name_after(steps[-1], pick.clause.text, params, schema, filled.missing)
             shared = params_of.get(id(pick.again_of), {})
-            referred = self._acted_on(steps[-1]) if steps and _PRONOUN.search(said) else None
-            condition = _condition_before(pick, clauses)
+            acted_on_before = self._acted_on(steps[-1]) if steps else None
+            referred = acted_on_before if _PRONOUN.search(said) else None
+            carried = acted_on_before if is_identifier(acted_on_before) else None
+            before = _clause_before(pick, clauses)
+            condition = before.condition if before is not None else ""
             properties = schema.get("properties") or {}
             if pick.instead is not None:  # "deploy billing and auth": this one for auth
                 acted_on, other = pick.instead
@@ -181,12 +188,11 @@ class OfflinePlanner:
                     params[name] = referred  # "scale checkout, then check its status"
                     continue
                 if (
-                    steps
-                    and steps[-1]["params"].get(name) == self._acted_on(steps[-1])
-                    and _is_identifier(steps[-1]["params"].get(name))
+                    carried is not None
+                    and steps[-1]["params"].get(name) == carried
                     and names_a_thing(name, properties.get(name) or {})
                 ):  # "roll back billing and page the on-call": the page is for billing
-                    params[name] = steps[-1]["params"][name]
+                    params[name] = carried
                     continue
                 if condition and is_free_text(name, properties.get(name) or {}):
                     params[name] = condition  # "if billing is down, page the on-call"
@@ -264,11 +270,6 @@ class OfflinePlanner:
             latency_ms=elapsed_ms(started),
         )
 
-    def _words_of(self, tool: str) -> frozenset[str]:
-        """The index words of a tool's own text (name, description, params)."""
-        entry = self.index.entries.get(tool)
-        return frozenset(words(entry.search_text)) if entry is not None else frozenset()
-
     def _acted_on(self, step: dict[str, Any]) -> str | None:
         """The name ``step`` acts on, as the request said it: its first param that names a
         thing and holds one word (an identifier such as "checkout", not "123 Main Street" nor
@@ -337,27 +338,18 @@ def _context_of(pick: Pick, clauses: Sequence[Clause]) -> list[Passage]:
     """Where a step's values may be said besides its clause: the clause before, when that
     one only set the scene ("I'm staying at the Ritz on May 1. Can you book it?") or this one
     says too little alone; then the later clauses that asked for the same step."""
-    index = next(i for i, c in enumerate(clauses) if c.start == pick.clause.start)
     context: list[Passage] = []
-    if index > 0:
-        before = clauses[index - 1]
-        if pick.clause.lead_in or (pick.clause.asks and not before.asks):
-            context.append(Passage(before.text, before.start))
+    before = _clause_before(pick, clauses)
+    if before is not None and (pick.clause.lead_in or (pick.clause.asks and not before.asks)):
+        context.append(Passage(before.text, before.start))
     context.extend(Passage(c.text, c.start) for c in clauses if c.start in pick.also)
     return context
 
 
-def _is_identifier(value: Any) -> bool:
-    """Whether ``value`` is one lower-case word as chat-ops names a service or a repo
-    ("billing", "checkout-api"), not a name such as "Dr. Smith" or "Paris"."""
-    return isinstance(value, str) and _IDENTIFIER.match(value) is not None
-
-
-def _condition_before(pick: Pick, clauses: Sequence[Clause]) -> str:
-    """What the clause right before a step's says must hold, when it sets a condition ("If
-    billing is down, page the on-call": "billing is down"); "" otherwise."""
+def _clause_before(pick: Pick, clauses: Sequence[Clause]) -> Clause | None:
+    """The clause right before the one that asked for ``pick``'s step, if any."""
     index = next(i for i, c in enumerate(clauses) if c.start == pick.clause.start)
-    return clauses[index - 1].condition if index > 0 else ""
+    return clauses[index - 1] if index > 0 else None
 
 
 def _closest_exemplar(hits: Sequence[ExemplarHit], least: float) -> ExemplarHit | None:

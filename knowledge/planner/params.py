@@ -403,6 +403,7 @@ _NOT_A_NAME = frozenset(
 )
 #: A bare name: lower-case letters and digits, maybe with inner dashes, dots or underscores.
 _BARE_NAME = r"[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*"
+_IDENTIFIER = re.compile(_BARE_NAME)
 
 
 #: Endings of nouns for activities and qualities: after a param's word they make a compound
@@ -712,10 +713,13 @@ def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = fr
     if sent is not None:  # "email ops@x.io the incident summary": what is sent
         return sent.group("what")
     named = _TOOL_THEN_WHAT.match(text)
-    if named is not None and tool_words:
-        naming = words(named.group("tool"))[1:]  # after the verb: "the on-call", "a ticket"
-        if naming and set(naming) <= tool_words and len(words(named.group("what"))) > 1:
-            return named.group("what")  # "… for billing" names a thing, not a text
+    if (
+        named is not None
+        and len(words(named.group("tool"))) > 1  # "arrange for …" names no tool
+        and _only_names_the_tool(named.group("tool"), tool_words)
+        and len(words(named.group("what"))) > 1  # "… for billing" names a thing, not a text
+    ):
+        return named.group("what")
     if _SOUGHT.match(name.lower()):
         about = _ABOUT.search(text) or _LOOKED_FOR.search(text)
         if about is not None and about.group("what").strip():
@@ -744,10 +748,21 @@ def _says_more(clause: str, tool_words: frozenset[str] = frozenset()) -> bool:
     words are ``tool_words``; the first word is the verb asking for it), "page the on-call
     about the failed deploy" says what about."""
     text = _POLITE.sub("", clause).strip(" ,.?!")
-    if _ONLY_SENDING.match(text) is not None:
-        return False
+    return _ONLY_SENDING.match(text) is None and not _only_names_the_tool(text, tool_words)
+
+
+def _only_names_the_tool(text: str, tool_words: frozenset[str]) -> bool:
+    """Whether every index word of ``text`` after its first (the verb) is one of the tool's
+    own ``tool_words``: "page the on-call", "open a jira ticket", and a verb alone
+    ("organize it")."""
     said = words(text)
-    return not (tool_words and said and set(said[1:]) <= tool_words)
+    return bool(tool_words) and bool(said) and set(said[1:]) <= tool_words
+
+
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` is one lower-case word as chat-ops names a service or a repo
+    ("billing", "checkout-api", "svc.billing"), not a name such as "Dr. Smith" or "Paris"."""
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
 
 
 def is_free_text(name: str, schema: dict[str, Any]) -> bool:

@@ -35,7 +35,13 @@ import numpy as np
 
 from engine.tools.registry import ToolRegistry
 from knowledge.planner.extract import COMMON_VERBS, Mention
-from knowledge.planner.params import fill_params, names_a_thing, takes_a_message, telling_kinds
+from knowledge.planner.params import (
+    fill_params,
+    is_identifier,
+    names_a_thing,
+    takes_a_message,
+    telling_kinds,
+)
 from knowledge.planner.phrases import Remembered, ToolPhrases
 from knowledge.search.catalog import identifier_words
 from knowledge.search.clauses import Clause, same_again_for
@@ -382,7 +388,7 @@ class ToolChooser:
             return None
         first, _, rest = clause.text.partition(" ")
         if (
-            not _BARE_WORD.match(first)
+            not is_identifier(first)
             or first in COMMON_VERBS
             or first in _MORE_VERBS
             or first.endswith(("ing", "ed"))
@@ -444,7 +450,7 @@ class ToolChooser:
             # two identifiers each right in its clause: "deploy billing and deploy auth"
             old = before.params[name]
             return names_a_thing(name, prop if isinstance(prop, dict) else {}) and all(
-                isinstance(v, str) and _BARE_WORD.match(v) is not None and v in c.text.split()
+                is_identifier(v) and v in c.text.split()
                 for v, c in ((old, earlier), (value, clause))
             )
 
@@ -576,8 +582,6 @@ def _in_order(picks: Sequence[Pick]) -> list[Pick]:
     return ordered
 
 
-#: A lower-case name as chat-ops commands write one ("auth", "checkout-api", "svc.billing").
-_BARE_WORD = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
 #: Verbs that start a clause after "and" besides those of :data:`COMMON_VERBS`.
 _MORE_VERBS = frozenset(
     """need want wish plan decide try like love hope go keep let have be do give put tell

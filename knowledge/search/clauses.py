@@ -78,13 +78,12 @@ _GATE = re.compile(
     re.IGNORECASE,
 )
 #: Being in a state a service or a build can be in ("is down", "'s not ready", "looks
-#: unhealthy", "keeps crashing", "'s taken care of").
+#: unhealthy", "keeps crashing").
 IN_A_STATE = (
-    r"(?:\b(?:is|are|was|were|looks?|seems?|keeps?)|'s)"
-    r"\s+(?:not\s+|still\s+|all\s+)?(?:down|up|green|red|healthy|unhealthy|failing|crashing|flapping|"
-    r"erroring|restarting|broken|slow|done|"
-    r"ready|finished|fine|ok|okay|complete|completed|deployed|merged|live|stable|flaky|offline|"
-    r"degraded|unavailable|available)\b"
+    r"(?:\b(?:is|are|was|were|looks?|seems?|keeps?)|'s)\s+(?:not\s+|still\s+|all\s+)?"
+    r"(?:down|up|green|red|healthy|unhealthy|failing|crashing|flapping|erroring|restarting|"
+    r"broken|slow|done|ready|finished|fine|ok|okay|complete|completed|deployed|merged|live|"
+    r"stable|flaky|offline|degraded|unavailable|available)\b"
 )
 #: Being over, said of an event or a task ("once that's taken care of", "when the meeting is
 #: over"): a time, not a thing to act on.

@@ -191,6 +191,13 @@ class ToolIndex:
         """The index terms of a tool's name ("order_food_delivery" → order, food, delivery)."""
         return set(self._name_terms[self._names.index(name)]) if name in self.entries else set()
 
+    def text_words(self, name: str) -> frozenset[str]:
+        """The index terms of a tool's whole text (name, description, params), as BM25 holds
+        them."""
+        if self._lexical is None or name not in self.entries:
+            return frozenset()
+        return frozenset(self._lexical.terms[self._names.index(name)])
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
         """The embeddings of ``texts`` (one L2-normalised row each)."""
         return np.array(self.embed(list(texts)), dtype=np.float32)

@@ -75,6 +75,15 @@ def test_an_empty_index_finds_nothing(tmp_path):
     assert index.search("deploy") == []
 
 
+def test_a_tool_s_text_words_are_its_name_description_and_params_index_words(tmp_path):
+    index = ToolIndex(tmp_path)
+    index.sync(FLEET)
+    words = index.text_words("oncall.page")
+    assert {"oncall", "page", "call", "engineer", "incident", "summari", "happen"} <= words
+    assert "deploy" not in words
+    assert index.text_words("no.such_tool") == frozenset()
+
+
 def test_registry_tools_become_entries_with_their_parameters():
     from engine.tools.builtin import BuiltinToolsConfig, builtin_registry
 
