@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
-from knowledge.search.catalog import identifier_words, param_examples
+from knowledge.search.catalog import identifier_words, param_examples, without_examples
 from knowledge.search.clauses import IN_A_STATE, MESSAGE_WORDS, said_after_colon
 from knowledge.search.lexical import TITLE_WORDS, literally, words
 
@@ -102,7 +102,7 @@ def _wanted_kinds(
 ) -> tuple[MentionKind, ...]:
     """:func:`wanted_kinds` of a param's name, type, description and format (planning asks
     for the same params again and again: a catalog's are read once)."""
-    text = f"{identifier_words(name)} {description}".lower()
+    text = f"{identifier_words(name)} {without_examples(description)}".lower()
     if form in ("date", "date-time") or declared == "date":
         return ("date",)
     if form == "email":
@@ -139,6 +139,27 @@ def telling_kinds(schema: dict[str, Any]) -> set[str]:
     for name, prop in properties.items():
         kinds = wanted_kinds(name, prop if isinstance(prop, dict) else {})
         if kinds and kinds[0] in TELLING_KINDS:
+            found.add(kinds[0])
+    return found
+
+
+#: Addresses a tool cannot do without when its params require them: there is no "current"
+#: phone number or email address the way there is a current channel.
+_NEEDED_ADDRESSES = frozenset({"phone", "email"})
+
+
+def needed_addresses(schema: dict[str, Any]) -> set[str]:
+    """The kinds of address (``"phone"``, ``"email"``) a tool's required params want first,
+    without a default: ``{"email"}`` for a required ``email_address``."""
+    properties = schema.get("properties") or {}
+    required = schema.get("required") or []
+    found: set[str] = set()
+    for name in required:
+        prop = properties.get(name)
+        if not isinstance(prop, dict) or "default" in prop:
+            continue
+        kinds = wanted_kinds(name, prop)
+        if kinds and kinds[0] in _NEEDED_ADDRESSES:
             found.add(kinds[0])
     return found
 
@@ -262,6 +283,16 @@ def fill_params(
             if titled is not None:
                 params[name] = titled.value
                 taken.add(titled.start)
+    for name in order:  # a value of the kind a param wants first is its before another's
+        # that would only make do with it: "ship 'photo.jpg'" names the package, no destination
+        prop = props[name]
+        if name in params or "enum" in prop or "default" in prop or _FREE_TEXT.match(name.lower()):
+            continue
+        kinds = wanted_kinds(name, prop)
+        choice = _pick(kinds[:1], mentions, [clause], used | taken, name, outside=False)
+        if choice is not None:
+            taken.add(choice.start)
+            params[name] = _typed(choice.value, prop)
     for name in order:
         if name in params:
             continue

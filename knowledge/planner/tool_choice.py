@@ -3,7 +3,8 @@ half of the offline planner (:mod:`knowledge.planner.offline` builds the bluepri
 
 Every tool is scored against every clause (meaning, plus the tool's name words; with exemplar
 memory, also how the most similar clauses of accepted requests were answered: by a tool, or by
-no step at all — memory settles close calls, it does not overrule a clear fit), and each
+no step at all — memory settles close calls, it does not overrule a clear fit; a tool needing
+an address the request gives none of is no clear fit), and each
 asking clause gets its best tool when the score is convincing. A clause that only sets the
 scene needs a better fit, and one that only states what the speaker has or is at ("I have a
 meeting at 8", "I'm at a meeting downtown") a much better one, unless the next clause asks
@@ -39,6 +40,7 @@ from knowledge.planner.params import (
     fill_params,
     is_identifier,
     names_a_thing,
+    needed_addresses,
     takes_a_message,
     telling_kinds,
 )
@@ -79,6 +81,11 @@ class ChoiceSettings:
     """Least score of the tool that reaches an address a clause gives (a phone number, an
     email address, a channel) when the clause's own tool has no param for it."""
     value_weight: float = 0.1
+    unreachable: float = 0.15
+    """Taken off a tool's score when it needs an address the request gives none of (a
+    required phone number or email address): "send him the photo 'gift.jpg'" with no email
+    address given is rather a parcel than an email. A close call only: "email John the
+    notes" still emails, asking for the address."""
     """Added to a tool's score when its clause names a value of a kind the tool's params want
     (a phone number → the call tools), shared among the tools wanting that kind."""
 
@@ -221,17 +228,27 @@ class ToolChooser:
             if telling[name] and takes_a_message(self.registry.get(name).spec.params_schema)
         }
         values = self.settings.value_weight * _value_scores(clauses, mentions, names, telling)
+        unreachable = self.settings.unreachable * self._unreachable(names, mentions)
         words_alone = self.index.clause_scores(texts, vectors) + values
         scores = words_alone
         if self.phrases is not None:
-            scores = self.phrases.apply(scores, vectors, names, convincing=self.settings.accept)
+            # memory may settle a call that is close once unreachable tools count less
+            scores = unreachable + self.phrases.apply(
+                scores - unreachable, vectors, names, convincing=self.settings.accept
+            )
         choice = ToolChoice(picks=[])
         picks = choice.picks
         contacts: list[Pick] = []
         for row, clause in enumerate(clauses):
             column = int(np.argmax(scores[row]))
-            score = float(scores[row, column])
             floor = self._floor(clauses, row, column, scores)
+            reachable = int(np.argmax(scores[row] - unreachable))
+            if (  # memory settles a call an unreachable tool made close: a parcel, not an email
+                scores[row, reachable] > words_alone[row, reachable]
+                and scores[row, reachable] >= floor
+            ):
+                column = reachable
+            score = float(scores[row, column])
             unaided = int(np.argmax(words_alone[row]))
             unaided_step = (
                 float(words_alone[row, unaided]) >= floor and names[unaided] in self.registry
@@ -308,6 +325,21 @@ class ToolChooser:
         picks.sort(key=lambda pick: pick.when.start)
         choice.picks = _in_order(picks)[: self.settings.max_steps]
         return choice
+
+    def _unreachable(
+        self, names: Sequence[str], mentions: Sequence[Mention]
+    ) -> np.ndarray[Any, Any]:
+        """1 for each tool that needs an address the request gives none of (a required
+        phone number or email address), else 0."""
+        given = {m.kind for m in mentions}
+        return np.array(
+            [
+                name in self.registry
+                and bool(needed_addresses(self.registry.get(name).spec.params_schema) - given)
+                for name in names
+            ],
+            dtype=np.float32,
+        )
 
     def _floor(
         self,

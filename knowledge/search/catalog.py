@@ -82,6 +82,12 @@ def param_examples(schema: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in found if v.strip()))
 
 
+def without_examples(description: str) -> str:
+    """``description`` without the examples it lists: "The bill to pay, eg. electricity,
+    water, phone" → "The bill to pay," (a bill is no phone number)."""
+    return _EXAMPLES.sub("", description)
+
+
 def described_examples(description: str) -> list[str]:
     """The examples a description lists: "eg. Uber, Didi etc." → ["Uber", "Didi"]."""
     found: list[str] = []

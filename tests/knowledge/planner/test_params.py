@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from knowledge.planner.extract import find_mentions
-from knowledge.planner.params import FilledParams, Passage, fill_params, wanted_kinds
+from knowledge.planner.params import (
+    FilledParams,
+    Passage,
+    fill_params,
+    needed_addresses,
+    wanted_kinds,
+)
 
 TODAY = date(2024, 3, 10)
 ENVIRONMENT = {"type": "string", "enum": ["staging", "production"]}
@@ -85,6 +91,38 @@ def test_each_param_wants_the_kind_of_value_its_name_says(name, prop, first):
 def test_to_and_from_in_a_description_do_not_make_a_place(description):
     """Nearly every description has a "to": only as a param's name does it mean a place."""
     assert "address" not in wanted_kinds("food", text_param(description))
+
+
+def test_a_kind_named_only_among_a_descriptions_examples_is_not_what_the_param_wants():
+    """A bill may be a phone bill; the param still wants no phone number."""
+    bill = text_param("The bill to pay, eg. electricity, water, gas, phone etc.")
+    assert "phone" not in wanted_kinds("bill", bill)
+    assert wanted_kinds("number", text_param("The phone number to text, eg. +1 555 0100"))[0] == (
+        "phone"
+    )
+
+
+def test_a_value_goes_to_the_param_wanting_its_kind_first_not_one_making_do_with_it():
+    """A place param takes a quoted name when nothing else fits; a quoted file name is still
+    the package, whatever order the params are filled in."""
+    parcel = schema(package=text_param("What to deliver"), destination=text_param("Where to"))
+    filled = fill(parcel, "ship 'photo.jpg' to my sister")
+    assert filled.params == {"package": "photo.jpg"}
+    assert filled.missing == ["destination"]
+    assert fill(parcel, "ship 'photo.jpg' to 12 Elm Street").params == {
+        "package": "photo.jpg",
+        "destination": "12 Elm Street",
+    }
+
+
+def test_the_addresses_a_tool_needs_are_its_required_phone_numbers_and_email_addresses():
+    assert needed_addresses(schema(email_address=text_param(), body=text_param())) == {"email"}
+    assert needed_addresses(schema(phone_number=text_param(), message=text_param())) == {"phone"}
+    assert needed_addresses(schema(required=["body"], email_address=text_param())) == set()
+    with_default = {"type": "string", "default": "ops@example.com"}
+    assert needed_addresses(schema(email_address=with_default)) == set()
+    # a channel has a default of sorts (the one the request came from): not needed
+    assert needed_addresses(schema(channel=text_param(), text=text_param())) == set()
 
 
 def test_a_boolean_param_wants_no_mention():

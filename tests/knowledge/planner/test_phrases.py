@@ -12,6 +12,7 @@ import pytest
 from engine.tools.builtin import builtin_registry
 from engine.tools.builtin.config import BuiltinToolsConfig
 from engine.tools.registry import ToolRegistry
+from engine.tools.schema import SchemaTool
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
 from knowledge.planner.offline import OfflinePlanner
@@ -20,7 +21,7 @@ from knowledge.planner.planner import Planner
 from knowledge.search.catalog import entry_from_spec
 from knowledge.search.exemplars import ExemplarIndex
 from knowledge.search.index import ToolIndex
-from tests.knowledge.planner.test_offline_planner import SPECS, registry
+from tests.knowledge.planner.test_offline_planner import SPECS, registry, spec
 
 #: "Bolt" (a ride-hailing app) is not a word the model ties to "Order a cab ride".
 LEARNED_REQUEST = "book a Bolt to 5 Main St"
@@ -377,3 +378,58 @@ def test_one_nearest_clause_does_not_outvote_four_that_agree(index):
     query[0, 0] = 1.0
     votes = memory.scores(query, index.names)[0]
     assert votes[1] > 2 * votes[0] > 0
+
+
+PARCEL_SPECS = [
+    spec(
+        "email.send",
+        "Send an email.",
+        email_address="Recipient's email",
+        subject="Subject line",
+        body="The email's text",
+    ),
+    spec(
+        "parcel.ship",
+        "Deliver a package to a street address.",
+        package="What to deliver",
+        destination="Where to deliver it",
+    ),
+    spec("sms.send", "Send a text message to a phone number.", phone_number="Number", text="Text"),
+    spec("weather.get", "Get the weather forecast for a city.", city="The city"),
+]
+SHIPPED = exemplar(
+    "send my sister the framed photo 'beach.jpg'",
+    [{"id": "ship", "tool": "parcel.ship", "params": {"package": "beach.jpg"}}],
+)
+
+
+def test_memory_settles_a_call_a_tool_needing_an_address_nobody_gave_made_close(
+    tmp_path_factory,
+):
+    """ "send my brother the framed print" fits the message tools best by its words, but names
+    no email address or phone number for them: what people accepted for such sends (a parcel)
+    settles it. Given an address, the message tool stands."""
+    tools = ToolRegistry([SchemaTool(s) for s in PARCEL_SPECS])
+    parcel_index = ToolIndex(tmp_path_factory.mktemp("parcel-phrases"))
+    parcel_index.sync([entry_from_spec(s) for s in PARCEL_SPECS])
+    learned = ToolPhrases(parcel_index)
+    learned.learn([SHIPPED])
+    request = "send my brother the framed print 'sunset.jpg'"
+    words_alone = parcel_index.clause_scores([request])[0]
+    best_by_words = parcel_index.names[int(np.argmax(words_alone))]
+    assert best_by_words in ("email.send", "sms.send")  # no close call by the words alone
+    assert words_alone.max() - words_alone[parcel_index.names.index("parcel.ship")] > CLOSE_CALL
+    cold = OfflinePlanner(parcel_index, tools).plan(request)
+    assert cold.blueprint is not None
+    assert [s.tool for s in cold.blueprint.steps] == [best_by_words]
+    warm = OfflinePlanner(parcel_index, tools, phrases=learned)
+    shipped = warm.plan(request)
+    assert shipped.blueprint is not None
+    assert [(s.tool, s.params.get("package")) for s in shipped.blueprint.steps] == [
+        ("parcel.ship", "sunset.jpg")
+    ]
+    emailed = warm.plan(f"{request} at bro@example.com")
+    assert emailed.blueprint is not None
+    assert [(s.tool, s.params["email_address"]) for s in emailed.blueprint.steps] == [
+        ("email.send", "bro@example.com")
+    ]
