@@ -81,7 +81,7 @@ class ChoiceSettings:
     """Least score of the tool that reaches an address a clause gives (a phone number, an
     email address, a channel) when the clause's own tool has no param for it."""
     value_weight: float = 0.1
-    unreachable: float = 0.15
+    unreachable: float = 0.25
     """Taken off a tool's score when it needs an address the request gives none of (a
     required phone number or email address): "send him the photo 'gift.jpg'" with no email
     address given is rather a parcel than an email. A close call only: "email John the
