@@ -159,13 +159,18 @@ _REQUESTS = re.compile(
 #: A clause that asks by stating a want or need ("I need to pay my bill", "I'm looking to
 #: sell my car").
 _WANTS = re.compile(
-    r"\bi(?:'d| would) (?:like|love|want|appreciate)\b|"
+    r"\bi(?:'d| would) (?:also )?(?:like|love|want|appreciate)\b|"
     r"\bi(?:'ll| will|'d| would|'m going to| am going to)? (?:also )?"
     r"(?:need|want|wish|must|have to)\b|"
-    r"\bi'?m (?:looking|trying|hoping)\b|\bwe (?:need|should|must)\b",
+    r"\bi'?m (?:also )?(?:looking|trying|hoping)\b|\bwe (?:also )?(?:need|should|must)\b",
     re.IGNORECASE,
 )
 MIN_WORDS = 2
+#: A clause's subject alone: "also" after it is in the clause ("I'd also like to …").
+_SUBJECT = re.compile(
+    r"^(?:and\s+)?(?:i|i'm|i am|i'd|i'll|i've|we|we're|we'd|we'll|we've|you|they)$",
+    re.IGNORECASE,
+)
 #: A clause that only says "before something" ("prior to our consultation", "before I go").
 _BEFORE_PHRASE = re.compile(
     r"^(?:however,?\s+)?(?:prior to|before|ahead of)\s+(?:the|our|my|your|this|that|i|we)\s+\w+$",
@@ -371,6 +376,8 @@ def read_clauses(text: str) -> list[Clause]:
             continue  # "Dr. Smith": not a sentence end
         if _INITIALS.search(before) and text[match.end() :][:1].islower():
             continue  # "a U.S. passport": not a sentence end
+        if (match.group("word") or "").lower() == "also" and _SUBJECT.match(before.strip()):
+            continue  # "I'm also looking to …": an adverb of the clause it is in
         pieces.append((position, match.start(), connective))
         connective = (match.group("word") or "").lower()
         position = match.end()

@@ -384,6 +384,10 @@ def test_a_clause_opening_with_a_negation_asks_for_nothing(text, asks, refuses):
         ("I need to post the release notes to #dev", True, True),
         ("I'm looking to sell my old laptop", True, True),
         ("I'd like to roll back billing", True, True),
+        # "also" after the subject is in the clause, not a new one ("like to …" is no command)
+        ("I'd also like to roll back billing", True, True),
+        ("I'm also looking to sell my old laptop", True, True),
+        ("We also need to rotate the keys", True, True),
         # a question, a request or an imperative asks outright
         ("Could you roll back billing?", True, False),
         ("I'd like you to roll back billing", True, False),
@@ -396,6 +400,17 @@ def test_a_clause_opening_with_a_negation_asks_for_nothing(text, asks, refuses):
 def test_a_clause_may_ask_only_by_stating_a_need(text, asks, stated):
     (clause,) = clauses_of(text)
     assert (clause.asks, clause.stated) == (asks, stated)
+
+
+def test_also_after_a_subject_does_not_split_its_clause_but_also_between_clauses_does():
+    texts = [
+        c.text for c in clauses_of("I have a trip in May, and I'm also looking to sell my car")
+    ]
+    assert texts == ["I have a trip in May", "I'm also looking to sell my car"]
+    assert [c.text for c in clauses_of("deploy billing to staging also run the tests")] == [
+        "deploy billing to staging",
+        "run the tests",
+    ]
 
 
 @pytest.mark.parametrize(
