@@ -39,7 +39,7 @@ from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
 from knowledge.planner.tool_choice import ChoiceSettings, Pick, ToolChoice, ToolChooser
 from knowledge.search.catalog import identifier_words
-from knowledge.search.clauses import Clause, read_clauses, without_message
+from knowledge.search.clauses import MESSAGE_WORDS, Clause, read_clauses, without_message
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
 
@@ -68,7 +68,7 @@ _ONLY_TELLS = re.compile(
 _PRONOUN = re.compile(r"\b(?:its|it|their|them|they)\b", re.IGNORECASE)
 _REFERS_BACK = re.compile(
     r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
-    r"list|details|data|findings|answer|response|confirmation|status))\b",
+    r"list|details|data|findings|answer|response|confirmation|status)|a confirmation)\b",
     re.IGNORECASE,
 )
 
@@ -164,8 +164,15 @@ class OfflinePlanner:
             params = dict(filled.params)
             previous = ids[-1] if ids else None
             said = without_message(pick.clause.text)
+            quoted = {  # a message the clause quotes is what to say, whatever it refers to
+                m.value
+                for m in mentions
+                if m.kind == "quoted"
+                and pick.clause.start <= m.start < pick.clause.end
+                and len(m.value.split()) >= MESSAGE_WORDS  # a message, not a title or a file
+            }
             if previous is not None and (_REFERS_BACK.search(said) or _ONLY_TELLS.match(said)):
-                _feed_from(previous, params, schema)
+                _feed_from(previous, params, schema, keep=quoted)
             if previous is not None and _ONLY_TELLS.match(said):  # "then email ops@x.io"
                 _name_after(steps[-1], pick.clause.text, params, schema, filled.missing)
             shared = params_of.get(id(pick.again_of), {})
@@ -407,12 +414,16 @@ def _rejected_params(
     return [(index, name, why) for (index, name), why in found.items()]
 
 
-def _feed_from(previous: str, params: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Point the first free-text param at the previous step's output."""
+def _feed_from(
+    previous: str, params: dict[str, Any], schema: dict[str, Any], *, keep: set[str]
+) -> None:
+    """Point the first free-text param at the previous step's output, unless it holds one of
+    the values to ``keep``."""
     properties = schema.get("properties") or {}
     for name in properties:
         if name.lower() in ("text", "message", "content", "body", "summary", "data", "input"):
-            params[name] = "{{ steps." + previous + ".output }}"
+            if params.get(name) not in keep:
+                params[name] = "{{ steps." + previous + ".output }}"
             return
 
 

@@ -191,6 +191,7 @@ def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
 
 #: Words that ask to tell someone something ("tell #dev", "let the team know", "notify").
 _TELLS = re.compile(r"\b(?:tell|inform|notify|ping|let\s+(?:\S+\s+){1,4}?know)\b", re.IGNORECASE)
+_MESSAGE = re.compile(r"\b(?:message|notification|sms|text)\b", re.IGNORECASE)
 #: A clause that refers back to what the clause before it asked for.
 _IT = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
 
@@ -255,7 +256,7 @@ class ToolChooser:
             )
             told = (
                 self._told(clause, scores[row], mentions, telling, speaking)
-                if score < floor
+                if score < floor or (names[column] not in speaking and _MESSAGE.search(clause.text))
                 else None
             )
             if told is not None:  # "then tell #dev": the tool that can say it there
@@ -503,7 +504,7 @@ class ToolChooser:
         say, when the clause asks to tell it ("then tell #dev", "inform my friend at +1 555
         0100 about it"): the best-scoring tool wanting that kind of address and having a
         param for a message. ``None`` when the clause tells no address."""
-        if not clause.asks or not _TELLS.search(clause.text):
+        if not clause.asks or not (_TELLS.search(clause.text) or _MESSAGE.search(clause.text)):
             return None
         kinds = {
             m.kind

@@ -152,7 +152,8 @@ _REQUESTS = re.compile(
     r"\bi(?:'d| would)? (?:like|love|want|need) you to\b|"
     r"\blet'?s\b|\bmake sure\b|\bdon'?t forget\b|"
     r"\bif you (?:could|can|would|don'?t mind)\b|"
-    r"\bwould be (?:great|helpful|nice|good|ideal|wonderful|lovely|useful) (?:if|to)\b|"
+    r"\bwould be (?:great|helpful|nice|good|ideal|wonderful|lovely|useful|appreciated)"
+    r"(?: (?:if|to)\b|\W*$)|"
     r"(?<!\bto )\bremind\b",  # "remind me to …" asks; "an alarm to remind me" says what for
     re.IGNORECASE,
 )

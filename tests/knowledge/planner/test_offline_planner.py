@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from engine.blueprint import Blueprint
@@ -575,6 +576,68 @@ def test_an_address_the_clauses_tool_cannot_use_gets_a_step_that_reaches_it(
     assert (reach.tool, reach.params[param]) == (tool, address)
     assert reach.depends_on == [steps[-2].id]
     assert f"{tool} added: '{second.rstrip('?')}' gives " in result.explanation
+
+
+PAYMENT_SPECS = [
+    spec("pay_for_credit_card", "Pay for a specific credit card", credit_card="The card"),
+    spec("daily_bill_payment", "Pay a specific bill", bill="The bill to pay, eg. water, phone"),
+    spec(
+        "send_sms",
+        "Send an sms to a specific phone number",
+        phone_number="The phone number to send the sms to",
+        content="The content of the sms",
+    ),
+    spec("make_voice_call", "Make a voice call to a specific phone number", phone_number="To"),
+]
+
+
+def test_a_message_asked_for_at_an_address_is_sent_by_a_tool_that_can_say_it_there(
+    tmp_path_factory,
+):
+    """ "a confirmation message on my phone" fits the bill payment best by its words (a phone
+    bill), but asks for a message to a phone number: the tool that texts it, with the payment's
+    outcome. It asks, too: "… would be helpful" is a request."""
+    tools = ToolRegistry([SchemaTool(s) for s in PAYMENT_SPECS])
+    payment_index = ToolIndex(tmp_path_factory.mktemp("payment-index"))
+    payment_index.sync([entry_from_spec(s) for s in PAYMENT_SPECS])
+    asked = "a confirmation message on my phone number +1-234-567-8910 would be helpful"
+    by_words = payment_index.clause_scores([asked])[0]
+    assert payment_index.names[int(np.argmax(by_words))] != "send_sms"
+    result = planned(
+        OfflinePlanner(payment_index, tools),
+        f"Please pay my credit card. Once payment is done, {asked}.",
+    )
+    pay, sms = result.blueprint.steps
+    assert (pay.tool, sms.tool) == ("pay_for_credit_card", "send_sms")
+    assert sms.params == {
+        "phone_number": "+1-234-567-8910",
+        "content": "{{ steps." + pay.id + ".output }}",
+    }
+    assert sms.depends_on == [pay.id]
+
+
+def test_a_confirmation_sent_after_a_step_is_that_steps_outcome(planner):
+    result = planned(
+        planner, "Deploy billing to production, then send a confirmation to ops@example.com"
+    )
+    deploy, email = result.blueprint.steps
+    assert email.params["body"] == "{{ steps." + deploy.id + ".output }}"
+    assert email.params["email_address"] == "ops@example.com"
+
+
+def test_a_quoted_message_is_what_is_sent_even_when_it_confirms_the_step_before(planner):
+    result = planned(
+        planner,
+        "Deploy billing to production, then text the confirmation to +1 555 010 0199 saying "
+        "'Billing is live in production now'",
+    )
+    deploy, sms = result.blueprint.steps
+    assert (deploy.tool, sms.tool) == ("deploy.service", "sms.send")
+    assert sms.params == {
+        "phone_number": "+1 555 010 0199",
+        "message": "Billing is live in production now",
+    }
+    assert sms.depends_on == [deploy.id]
 
 
 def test_the_step_reaching_an_address_stays_right_after_its_clauses_step(planner):

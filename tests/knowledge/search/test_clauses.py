@@ -393,6 +393,8 @@ def test_a_clause_opening_with_a_negation_asks_for_nothing(text, asks, refuses):
         ("I'd like you to roll back billing", True, False),
         ("roll back billing", True, False),
         ("I need you to page the on-call, please", True, False),
+        ("A confirmation message to +1 555 0100 would be helpful", True, False),
+        ("It would be great if you could roll back billing", True, False),
         # the scene asks nothing at all
         ("I have a deploy at noon", False, False),
     ],
