@@ -81,13 +81,14 @@ class ChoiceSettings:
     """Least score of the tool that reaches an address a clause gives (a phone number, an
     email address, a channel) when the clause's own tool has no param for it."""
     value_weight: float = 0.1
-    unreachable: float = 0.25
-    """Taken off a tool's score when it needs an address the request gives none of (a
-    required phone number or email address): "send him the photo 'gift.jpg'" with no email
-    address given is rather a parcel than an email. A close call only: "email John the
-    notes" still emails, asking for the address."""
     """Added to a tool's score when its clause names a value of a kind the tool's params want
     (a phone number → the call tools), shared among the tools wanting that kind."""
+    unreachable: float = 0.25
+    """How far a tool needing an address the request gives none of (a required phone number
+    or email address) may lead for exemplar memory to settle the call: "send him the photo
+    'gift.jpg'" with no email address given is rather the parcel people accepted than an
+    email. Without memory the words decide: "email John the notes" emails, asking for the
+    address."""
 
 
 @dataclass
@@ -191,6 +192,8 @@ def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
 
 #: Words that ask to tell someone something ("tell #dev", "let the team know", "notify").
 _TELLS = re.compile(r"\b(?:tell|inform|notify|ping|let\s+(?:\S+\s+){1,4}?know)\b", re.IGNORECASE)
+#: Words for a message: a clause asking for one at an address asks for a tool that can say it
+#: there ("a confirmation message on my phone +1 … would be helpful").
 _MESSAGE = re.compile(r"\b(?:message|notification|sms|text)\b", re.IGNORECASE)
 #: A clause that refers back to what the clause before it asked for.
 _IT = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
@@ -229,10 +232,11 @@ class ToolChooser:
             if telling[name] and takes_a_message(self.registry.get(name).spec.params_schema)
         }
         values = self.settings.value_weight * _value_scores(clauses, mentions, names, telling)
-        unreachable = self.settings.unreachable * self._unreachable(names, mentions)
         words_alone = self.index.clause_scores(texts, vectors) + values
         scores = words_alone
-        if self.phrases is not None:
+        unreachable: np.ndarray[Any, Any] = np.zeros(len(names), dtype=np.float32)
+        if self.phrases is not None:  # only memory settles a call an unreachable tool made
+            unreachable = self.settings.unreachable * self._unreachable(names, mentions)
             # memory may settle a call that is close once unreachable tools count less
             scores = unreachable + self.phrases.apply(
                 scores - unreachable, vectors, names, convincing=self.settings.accept
