@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.search.clauses import MESSAGE_WORDS, TELLING
+from knowledge.search.clauses import MESSAGE_WORDS, TELLING, reminder_of
 from knowledge.search.lexical import QUOTED
 
 MentionKind = Literal[
@@ -88,6 +88,8 @@ REPORTED_MESSAGE = re.compile(
     r"\d[\d\s().-]{6,}|[\w.+-]+@)).)+)",
     re.IGNORECASE,
 )
+#: A sentence of a request: what a reminder is of ends with its sentence.
+_SENTENCE = re.compile(r"(?:\b[ap]\.m\.|[^.!?]|[.!?](?!\s|$))+", re.IGNORECASE)
 _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
     (
         "quoted",
@@ -271,6 +273,13 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
     def free(start: int, end: int) -> bool:
         return all(end <= s or start >= e for s, e in taken)
 
+    for sentence in _SENTENCE.finditer(text):  # "remind me at 9am to check the deploy"
+        span = reminder_of(sentence.group(0))
+        if span is not None:
+            start, end = sentence.start() + span[0], sentence.start() + span[1]
+            said = text[start:end]
+            taken.append((start, end))
+            found.append(Mention(kind="quoted", text=said, value=said, start=start, end=end))
     for kind, pattern in _PATTERNS:
         reported = pattern is REPORTED_MESSAGE
         for match in pattern.finditer(text):

@@ -330,12 +330,78 @@ _NAMES_A_MESSAGE = re.compile(
 )
 
 
+#: When something is to happen: a clock time, a day ("tomorrow", "on Friday"), "tonight",
+#: "in 10 minutes".
+_WHEN = re.compile(
+    r"\b(?:\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.?|p\.m\.?)(?!\w)|\d{1,2}:\d\d\b|today\b|"
+    r"tonight\b|tomorrow\b|this\s+(?:morning|afternoon|evening)\b|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|next\s+week\b|"
+    r"in\s+(?:\d+|an?|one|two|three|five|ten|fifteen|twenty|thirty)\s+(?:minutes?|hours?|days?)\b)",
+    re.IGNORECASE,
+)
+#: Whom "remind …" is for: a pronoun, a channel or handle, an email address, a name.
+_WHOM = (
+    r"me|us|him|her|them|everyone|the\s+team|[@#][\w.-]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
+    r"(?-i:[A-Z][a-z]+)"
+)
+#: A reminder asked for ("remind me", "set a reminder"), then when, then "to" and what to
+#: be reminded of, to the end of the clause ("5 p.m." ends none).
+_REMINDER = re.compile(
+    rf"\b(?:remind\s+(?:{_WHOM})|(?:a|the)\s+reminder(?:\s+for\s+(?:{_WHOM}))?)"
+    r"(?P<gap>(?:\b[ap]\.m\.|[^.;:!?'\"]){0,40}?)\s+to\s+"
+    r"(?P<said>\w(?:\b[ap]\.m\.|(?![.;!?](?:\s|$)|,|\s+(?:and\s+)?then\b).)*)",
+    re.IGNORECASE,
+)
+#: What may stand between a reminder and "to …": only when it is ("at 9am", "tomorrow").
+_ONLY_WHEN = re.compile(r"(?:[\s,]|\b(?:at|on|by|for|in|the|every)\b)*", re.IGNORECASE)
+#: When-phrases ending what a reminder is of: "review the PR at 10am tomorrow" is to review
+#: the PR, reminded at 10am tomorrow.
+_TRAILING_WHEN = re.compile(
+    r"(?:,?\s+(?:at|on|by|in|this|next|around|before)?\s*" + _WHEN.pattern + r")+\s*$",
+    re.IGNORECASE,
+)
+
+
+def reminder_of(text: str) -> tuple[int, int] | None:
+    """Where ``text`` says what a timed reminder is to remind of: "remind me at 9am to check
+    the deploy" → the span of "check the deploy"; "set a reminder to call Bo tomorrow" →
+    "call Bo". That is what to write in the reminder, not a step to run now. Without a time
+    or day the request is read as asking for the thing itself: "remind me to pay the bill"
+    often means "pay it"."""
+    match = _REMINDER.search(text)
+    if match is None or not _WHEN.search(text):
+        return None
+    gap = _WHEN.sub(" ", match.group("gap"))
+    if not _ONLY_WHEN.fullmatch(gap):
+        return None  # "remind me about the trip to Paris": not "to Paris"
+    start, end = match.span("said")
+    said = _TRAILING_WHEN.sub("", text[start:end]).rstrip(" ,")
+    if not said:
+        return None
+    return start, start + len(said)
+
+
+def _as_reminder(text: str) -> str:
+    """``text`` with what its timed reminder is of left out ("remind me at 9am to check the
+    deploy" → "set a reminder for me at 9am"): the reminder is the step."""
+    span = reminder_of(text)
+    if span is None:
+        return text
+    start, end = span
+    when = " ".join(m.group(0) for m in _WHEN.finditer(text[start:end]))
+    before = re.sub(r"\s+to\s*$", "", text[:start])
+    asked = re.sub(rf"\bremind\s+({_WHOM})", r"set a reminder for \1", before, flags=re.IGNORECASE)
+    return " ".join(part for part in (asked, when, text[end:].strip(" ,")) if part)
+
+
 def without_message(text: str) -> str:
     """``text`` with idioms written as what they mean and the message it gives left out,
     quoted ("text Bob 'the build is green'" → "text Bob '…'"), reported ("let #ops know
-    that the build is green" → "let #ops know a message") or after a colon ("post to #dev:
-    deploy is done" → "post to #dev a message"); a short quote (a title) stays."""
-    text = QUOTED.sub(_title_or_ellipsis, literally(text))
+    that the build is green" → "let #ops know a message"), after a colon ("post to #dev:
+    deploy is done" → "post to #dev a message") or what a timed reminder is of ("remind me
+    at 9am to check the deploy" → "set a reminder for me at 9am"); a short quote (a title)
+    stays."""
+    text = _as_reminder(QUOTED.sub(_title_or_ellipsis, literally(text)))
     told = _TELLING_COLON.search(text)
     if told and said_after_colon(text[told.start() :]):  # "post to #dev: deploy is done"
         text = text[: told.end()].rstrip(" :") + " a message"

@@ -131,6 +131,30 @@ def test_a_short_reported_message_is_no_value():
     assert [m for m in found("tell Dana that it shipped") if m.kind == "quoted"] == []
 
 
+@pytest.mark.parametrize(
+    ("text", "said", "time"),
+    [
+        ("remind me at 9am to review the PR", "review the PR", "9am"),
+        # a when said after what to do is when to remind, not part of it
+        ("remind me to check the canary at 5 p.m. tomorrow", "check the canary", "5 p.m."),
+        ("Deploy billing. Remind ops@x.io at 5 pm to check the deploy, then page the on-call",
+         "check the deploy", "5 pm"),
+    ],
+)  # fmt: skip
+def test_what_a_timed_reminder_is_of_is_one_value_and_its_time_another(text, said, time):
+    (content,) = [m for m in found(text) if m.kind == "quoted"]
+    assert content.value == said
+    assert text[content.start : content.end] == said
+    assert of_kind(text, "time") == [time]
+
+
+def test_what_an_untimed_reminder_names_stays_values_of_their_own():
+    """Without a time, "remind me to pay the bill" reads as asking for the payment: its
+    values are found as usual."""
+    assert [m for m in found("remind me to pay the bill of Acme Power") if m.kind == "quoted"] == []
+    assert of_kind("remind me to pay the bill of Acme Power", "entity") == ["Acme Power"]
+
+
 # ------------------------------------------------------------------------------ contact, web
 
 

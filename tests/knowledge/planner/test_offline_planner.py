@@ -818,6 +818,20 @@ def test_a_reported_message_is_what_to_write_not_a_step_to_run(planner, request_
     assert {name: step.params[name] for name in params} == params
 
 
+def test_a_timed_reminder_is_an_event_whose_title_is_what_to_do_not_that_step(planner):
+    """ "remind me … to review the PR" asks for a reminder: reviewing is what it says. The
+    catalog's pull-request tool fits "review the PR" best; it must not run."""
+    (step,) = planned(planner, "remind me tomorrow at 9am to review the PR").blueprint.steps
+    assert step.tool == "calendar.create_event"
+    assert step.params == {"title": "review the PR", "date": "2024-03-11", "time": "9am"}
+    steps = planned(
+        planner, "deploy billing to staging, then remind me at 5pm to check the deploy"
+    ).blueprint.steps
+    assert [s.tool for s in steps] == ["deploy.service", "calendar.create_event"]
+    assert steps[1].params["title"] == "check the deploy"
+    assert steps[1].params["time"] == "5pm"
+
+
 def test_being_at_a_meeting_asks_for_no_meeting_step(planner):
     """ "I'm at a meeting …" states where the speaker is: the calendar tool fits it (above
     the scene threshold) but it asks for no event, unless the next clause asks about it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.search.clauses import Clause, read_clauses, same_again_for
+from knowledge.search.clauses import Clause, read_clauses, reminder_of, same_again_for
 
 
 def clauses_of(text: str) -> list[Clause]:
@@ -234,6 +234,46 @@ def test_the_meaning_of_a_clause_leaves_out_a_quoted_message_but_keeps_a_title()
 def test_the_meaning_of_a_clause_leaves_out_a_reported_message(text, meaning):
     (clause,) = clauses_of(text)
     assert clause.meaning == meaning
+
+
+@pytest.mark.parametrize(
+    ("text", "of", "meaning"),
+    [
+        ("remind me at 9am to check the deploy", "check the deploy",
+         "set a reminder for me at 9am"),
+        ("remind me tomorrow at 9am to review the PR", "review the PR",
+         "set a reminder for me tomorrow at 9am"),
+        # when it is said after what to do, it is still when to remind
+        ("remind me to review the PR at 10:00 AM tomorrow", "review the PR",
+         "set a reminder for me at 10:00 AM tomorrow"),
+        ("set a reminder to take my medicine at 8 p.m.", "take my medicine",
+         "set a reminder at 8 p.m"),
+        ("Remind #ops on Friday to rotate the keys", "rotate the keys",
+         "set a reminder for #ops on Friday"),
+        ("remind ops@x.io in 10 minutes to check the canary", "check the canary",
+         "set a reminder for ops@x.io in 10 minutes"),
+    ],
+)  # fmt: skip
+def test_what_a_timed_reminder_is_of_is_its_text_not_a_step(text, of, meaning):
+    span = reminder_of(text)
+    assert span is not None
+    assert text[span[0] : span[1]] == of
+    (clause,) = clauses_of(text)
+    assert clause.meaning == meaning
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "remind me to pay the electricity bill",  # no time: read as asking for the payment
+        "remind me tomorrow about the trip to Paris",  # "to Paris" is where, not what to do
+        "I reminded them to deploy at noon",
+    ],
+)
+def test_a_reminder_without_a_time_or_a_to_do_is_read_as_it_is(text):
+    assert reminder_of(text) is None
+    (clause,) = clauses_of(text)
+    assert clause.meaning == text
 
 
 def test_initials_end_the_sentence_only_before_a_capital():
