@@ -44,6 +44,16 @@ PARALLEL_WORDS = frozenset(
 #: Connectives joining a clause mid-sentence that make it happen first ("call a taxi once the
 #: books arrive": the arrival comes first).
 _CONDITION_WORDS = frozenset({"after", "once"})
+#: Connectives after which a clause that starts with its subject only says when ("book a cab
+#: once the books arrive", "tidy up before they arrive", "while I relax, …"): an event, not
+#: a request. What the speaker does next may be a step ("… before I proceed to borrow it").
+_EVENT_WORDS = frozenset({"once", "before", "after", "while", "when", "until"})
+_SUBJECT_FIRST = re.compile(
+    r"(?:the|a|an|my|our|his|her|their|its|this|that|these|those|it|they|he|she|"
+    r"everything|everyone|all)\b",
+    re.IGNORECASE,
+)
+_SPEAKER_FIRST = re.compile(r"(?:i|we)(?:'m|'re| am| are)?\b", re.IGNORECASE)
 #: Words that make a clause a time condition for what follows ("once the call is over, …").
 _TIME_CONDITION = re.compile(
     r"(?:after|once|while|when|whenever|until)\b(?!\s+(?:that|this|which|it)\b)", re.IGNORECASE
@@ -71,12 +81,11 @@ _ONLY_A_NAME = re.compile(
 )
 #: A phrase saying in what role something is ("as a note for later").
 _AS_WHAT = re.compile(r"^as\s+(?:a|an|the|my|our|your)\s+(?:\w+\s*){1,4}$", re.IGNORECASE)
+#: Something succeeding ("the tests pass", "the build is green").
+_SUCCEEDS = r".*\b(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)\W*$"
 #: A condition that something succeeds ("if the tests pass", "once the build is green").
-_GATE = re.compile(
-    r"^(?:if|once|when|after)\b.*\b(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)"
-    r"\W*$",
-    re.IGNORECASE,
-)
+_GATE = re.compile(r"^(?:if|once|when|after)\b" + _SUCCEEDS, re.IGNORECASE)
+_SUCCESS = re.compile(_SUCCEEDS, re.IGNORECASE)
 #: Being in a state a service or a build can be in ("is down", "'s not ready", "looks
 #: unhealthy", "keeps crashing").
 IN_A_STATE = (
@@ -228,6 +237,9 @@ class Clause(BaseModel):
     earlier: bool = False
     """Whether it happens before the clause mentioned just before it ("Prior to that, …",
     "… once the books arrive")."""
+    event: bool = False
+    """Whether it only says when, joined by "once", "before", … and starting with its
+    subject ("the books arrive" in "get me a cab once the books arrive?")."""
     first: bool = False
     """Whether it says it comes first ("First, …", "but first …")."""
     named: int = 0
@@ -259,8 +271,11 @@ class Clause(BaseModel):
     @property
     def gates(self) -> bool:
         """Whether it makes what follows wait for something to succeed ("If the tests for
-        kaizen pass, …", "once the build is green, …"): that something is a step to run."""
-        return not self.asks and bool(_GATE.match(self.text))
+        kaizen pass, …", "once the build is green, …", "deploy once the tests pass"): that
+        something is a step to run."""
+        return not self.asks and (
+            bool(_GATE.match(self.text)) or (self.event and bool(_SUCCESS.match(self.text)))
+        )
 
     @property
     def condition(self) -> str:
@@ -290,7 +305,7 @@ class Clause(BaseModel):
         """Whether it only says when what follows happens ("Once the meeting is over, …",
         "After selling, …", "While I'm attending, …"): the event is another step's or the
         speaker's, not one it asks for."""
-        return not self.asks and bool(_TIME_CONDITION.match(self.text))
+        return not self.asks and (self.event or bool(_TIME_CONDITION.match(self.text)))
 
     @property
     def meaning(self) -> str:
@@ -477,6 +492,8 @@ def read_clauses(text: str) -> list[Clause]:
             )
             continue
         earlier = word in _CONDITION_WORDS
+        # "get me a cab once the books arrive?": the question mark is the request's
+        event = is_event_after(word, stripped) and not _REQUESTS.search(stripped)
         word = word or carried
         leading = _LEADING.match(stripped)
         first = False
@@ -496,9 +513,10 @@ def read_clauses(text: str) -> list[Clause]:
             carried_earlier, carried_first = carried_earlier or earlier, carried_first or first
             continue
         negated = bool(_NEGATED.match(stripped))
-        requests = not negated and (_requests(stripped) or raw.rstrip().endswith("?"))
-        asks = requests or (not negated and _asks(stripped))
-        carried = "" if asks else word  # "Once that's done, …": the word orders what follows
+        requests = not negated and not event and (_requests(stripped) or raw.rstrip().endswith("?"))
+        asks = requests or (not negated and not event and _asks(stripped))
+        # "Once that's done, …": the word orders what follows (an event's is its own)
+        carried = "" if asks or event else word
         earlier = earlier or carried_earlier
         first = first or carried_first
         carried_earlier = carried_first = False
@@ -520,6 +538,7 @@ def read_clauses(text: str) -> list[Clause]:
                 connective=word,
                 asks=asks,
                 stated=asks and not requests,
+                event=event,
                 earlier=earlier,
                 first=first,
                 lead_in=(
@@ -535,6 +554,16 @@ def read_clauses(text: str) -> list[Clause]:
             )
         )
     return clauses
+
+
+def is_event_after(connective: str, text: str) -> bool:
+    """Whether ``text``, joined by ``connective``, is an event that says when: "the books
+    arrive" after "once"."""
+    if connective not in _EVENT_WORDS:
+        return False
+    if _SPEAKER_FIRST.match(text):
+        return connective != "before"
+    return bool(_SUBJECT_FIRST.match(text))
 
 
 def _only_a_phrase(text: str, connective: str) -> re.Match[str] | None:

@@ -686,6 +686,19 @@ def errand_planner(tmp_path_factory: pytest.TempPathFactory) -> OfflinePlanner:
     )
 
 
+def test_an_event_after_once_is_no_step_but_a_success_is_a_gate(errand_planner, planner):
+    """ "… once the books arrive?" says when: no library step (the question mark is the
+    request's). "… once the tests pass" waits for a success: the tests run first."""
+    result = planned(
+        errand_planner, "Could you order a pizza to 12 Elm Street once the books arrive?"
+    )
+    assert [s.tool for s in result.blueprint.steps] == ["food.order"]
+    result = planned(planner, "Could you deploy billing to production once the tests pass?")
+    tests, deploy = result.blueprint.steps
+    assert (tests.tool, deploy.tool) == ("ci.run_tests", "deploy.service")
+    assert deploy.depends_on == [tests.id]
+
+
 def test_a_clause_saying_more_about_the_step_before_is_part_of_it(errand_planner):
     # ordering food already delivers it: "have it delivered" is not a second errand
     result = planned(errand_planner, "Order a pizza and have it delivered to 12 Elm Street")

@@ -276,6 +276,51 @@ def test_a_reminder_without_a_time_or_a_to_do_is_read_as_it_is(text):
     assert clause.meaning == text
 
 
+@pytest.mark.parametrize(
+    ("text", "event"),
+    [
+        # the question mark is the request's, not the event's
+        ("Could you order a pizza to 12 Elm Street once the books arrive?", "the books arrive"),
+        ("Please tidy up the house before they arrive.", "they arrive"),
+        ("Can you get my car ready while I finish preparing?", "I finish preparing"),
+    ],
+)
+def test_a_clause_saying_when_after_once_or_before_is_an_event_not_a_request(text, event):
+    *_, clause = clauses_of(text)
+    assert clause.text == event
+    assert clause.event and not clause.asks
+    assert clause.only_conditions
+
+
+def test_an_event_clause_passes_no_connective_on():
+    """ "… while I relax? Then, …": the next clause follows "then", not "while" (it would run
+    alongside the step before)."""
+    text = "Play some jazz while I relax? Then get the robot to clean the floor"
+    _, relax, clean = clauses_of(text)
+    assert relax.event
+    assert clean.connective == "then"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Could you check its availability before I proceed to borrow it?",  # a next step
+        "order a pizza while you book the cab",  # a request to "you"
+        "book a cab after you order the pizza",
+    ],
+)
+def test_what_the_speaker_does_next_or_asks_for_is_no_event(text):
+    assert not any(c.event for c in clauses_of(text)[1:2])
+
+
+def test_an_event_of_success_gates_what_asks_for_it():
+    """ "deploy billing once the tests pass": the tests are a step to run first."""
+    deploy, tests = clauses_of("deploy billing once the tests pass")
+    assert deploy.asks and not deploy.event
+    assert tests.event and tests.gates
+    assert tests.earlier
+
+
 def test_initials_end_the_sentence_only_before_a_capital():
     text = "I need a U.S. passport for my trip. Then book a flight"
     assert [c.text for c in clauses_of(text)] == [
