@@ -25,7 +25,9 @@ _LEADING = re.compile(
     r"meanwhile|"
     r"in the mean ?time|"
     r"at the same time|in parallel|simultaneously|alongside|additionally|also|besides|"
-    r"in addition|moreover|furthermore|and)\b[,\s]*",
+    r"in addition|moreover|furthermore|and|"
+    r"to (?:round|wrap|finish|top|sum) (?:things |it |everything |this )?(?:all )?(?:up|off))"
+    r"\b[,\s]*",
     re.IGNORECASE,
 )
 #: Connectives after which a step may run alongside the previous one.
@@ -501,7 +503,7 @@ def read_clauses(text: str) -> list[Clause]:
             lead = leading.group("word").lower()
             earlier = earlier or lead.startswith(_EARLIER_WORDS)
             first = lead.startswith(("first", "but first"))
-            word = word or lead.split()[0]
+            word = word or ("finally" if lead.startswith("to ") else lead.split()[0])
             if lead in PARALLEL_WORDS:
                 word = lead
         only_connective = leading is not None and leading.end() >= len(stripped)

@@ -321,6 +321,17 @@ def test_an_event_of_success_gates_what_asks_for_it():
     assert tests.earlier
 
 
+@pytest.mark.parametrize(
+    "lead", ["To round things up", "To wrap it all up", "To finish it all off", "To sum up"]
+)
+def test_a_phrase_that_ends_the_list_is_a_finally_not_a_clause(lead):
+    text = f"Deploy billing to staging. {lead}, post the release notes to #ops"
+    assert [(c.text, c.connective) for c in clauses_of(text)] == [
+        ("Deploy billing to staging", ""),
+        ("post the release notes to #ops", "finally"),
+    ]
+
+
 def test_initials_end_the_sentence_only_before_a_capital():
     text = "I need a U.S. passport for my trip. Then book a flight"
     assert [c.text for c in clauses_of(text)] == [
