@@ -405,10 +405,9 @@ def _as_reminder(text: str) -> str:
     if span is None:
         return text
     start, end = span
-    when = " ".join(m.group(0) for m in _WHEN.finditer(text[start:end]))
     before = re.sub(r"\s+to\s*$", "", text[:start])
     asked = re.sub(rf"\bremind\s+({_WHOM})", r"set a reminder for \1", before, flags=re.IGNORECASE)
-    return " ".join(part for part in (asked, when, text[end:].strip(" ,")) if part)
+    return " ".join(part for part in (asked, text[end:].strip(" ,")) if part)  # when stays
 
 
 def without_message(text: str) -> str:
@@ -495,7 +494,7 @@ def read_clauses(text: str) -> list[Clause]:
             continue
         earlier = word in _CONDITION_WORDS
         # "get me a cab once the books arrive?": the question mark is the request's
-        event = is_event_after(word, stripped) and not _REQUESTS.search(stripped)
+        event = _is_event_after(word, stripped) and not _REQUESTS.search(stripped)
         word = word or carried
         leading = _LEADING.match(stripped)
         first = False
@@ -558,7 +557,7 @@ def read_clauses(text: str) -> list[Clause]:
     return clauses
 
 
-def is_event_after(connective: str, text: str) -> bool:
+def _is_event_after(connective: str, text: str) -> bool:
     """Whether ``text``, joined by ``connective``, is an event that says when: "the books
     arrive" after "once"."""
     if connective not in _EVENT_WORDS:
