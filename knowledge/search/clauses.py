@@ -379,6 +379,14 @@ _TRAILING_WHEN = re.compile(
 )
 
 
+#: Why the speaker asks: so as not to forget something they will do themselves ("… so I
+#: don't forget to pick up milk"). What they will do is no step.
+_NOT_TO_FORGET = re.compile(
+    r",?\s+so(?:\s+that)?\s+(?:i|we)\s+(?:don'?t|do not|won'?t|will not|never)\s+forget\b.*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def reminder_of(text: str) -> tuple[int, int] | None:
     """Where ``text`` says what a timed reminder is to remind of: "remind me at 9am to check
     the deploy" → the span of "check the deploy"; "set a reminder to call Bo tomorrow" →
@@ -418,6 +426,7 @@ def without_message(text: str) -> str:
     at 9am to check the deploy" → "set a reminder for me at 9am"); a short quote (a title)
     stays."""
     text = _as_reminder(QUOTED.sub(_title_or_ellipsis, literally(text)))
+    text = _NOT_TO_FORGET.sub("", text)
     told = _TELLING_COLON.search(text)
     if told and said_after_colon(text[told.start() :]):  # "post to #dev: deploy is done"
         text = text[: told.end()].rstrip(" :") + " a message"
@@ -679,5 +688,22 @@ _SCENE_STARTS = frozenset(
         "while",
         "whenever",
         "until",
+        # someone else's doing or state ("his order is ready", "they arrive at 5") and a
+        # statement's second half after "and" ("… and has just been shipped")
+        "he",
+        "he's",
+        "she",
+        "she's",
+        "they",
+        "they're",
+        "they've",
+        "his",
+        "her",
+        "their",
+        "has",
+        "is",
+        "was",
+        "were",
+        "had",
     ]
 )

@@ -500,6 +500,44 @@ def test_a_clause_may_ask_only_by_stating_a_need(text, asks, stated):
     assert (clause.asks, clause.stated) == (asks, stated)
 
 
+@pytest.mark.parametrize(
+    ("text", "asking"),
+    [
+        # someone else's state or doing, and a statement's second half, are no imperatives
+        (
+            "A customer recently made a purchase, and his order is ready and has just been "
+            "shipped. Can you email him?",
+            [False, False, False, True],
+        ),
+        ("They arrive at noon. Book a table for three", [False, True]),
+        ("Their build is red. Please roll back billing", [False, True]),
+        # an imperative still asks, and so does a question about someone else
+        ("Have the robot clean the floor", [True]),
+        ("Is the deploy done?", [True]),
+        ("page her on-call, then restart billing", [True, True]),
+    ],
+)
+def test_a_statement_about_someone_else_asks_for_nothing(text, asking):
+    assert [c.asks for c in clauses_of(text)] == asking
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        (
+            "I need a system so I don't forget to pick up items on my way home",
+            "I need a system",
+        ),
+        ("set an alarm at 7 so that we won't forget the standup", "set an alarm at 7"),
+        # a reminder of something to do is kept: it is what "remind" asks for
+        ("remind me to pick up milk", "remind me to pick up milk"),
+    ],
+)
+def test_what_the_speaker_must_not_forget_to_do_is_no_step(text, meaning):
+    (clause,) = clauses_of(text)
+    assert clause.meaning == meaning
+
+
 def test_also_after_a_subject_does_not_split_its_clause_but_also_between_clauses_does():
     texts = [
         c.text for c in clauses_of("I have a trip in May, and I'm also looking to sell my car")
