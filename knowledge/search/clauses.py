@@ -155,6 +155,9 @@ _UNWANTED = re.compile(
     r"|(?:won'?t|will not)\s+need)\b",
     re.IGNORECASE,
 )
+#: "Post that" (after that), a connective when a comma follows it; "then post that" asks.
+_POST_THAT = re.compile(r"^post (?:that|this)$", re.IGNORECASE)
+_THEN_MORE = re.compile(r",\s*(?!(?:please|thanks?|thank you)\b)\w", re.IGNORECASE)
 #: Leading words that put a clause before the one mentioned just before it.
 _EARLIER_WORDS = ("prior to", "before")
 #: A clause that asks someone for something: a request ("Could you …", "please …").
@@ -515,6 +518,8 @@ def read_clauses(text: str) -> list[Clause]:
             if lead in PARALLEL_WORDS:
                 word = lead
         only_connective = leading is not None and leading.end() >= len(stripped)
+        if _POST_THAT.match(stripped) and _THEN_MORE.match(text[end:]):  # "Post that, …"
+            only_connective, word = True, word or "after"
         if _BEFORE_PHRASE.match(stripped):  # "Prior to our call, …": what follows comes first
             only_connective, earlier = True, True
         one_name = bool(clauses) and word == "and" and _ONE_NAME.match(stripped) is not None

@@ -538,6 +538,23 @@ def test_what_the_speaker_must_not_forget_to_do_is_no_step(text, meaning):
     assert clause.meaning == meaning
 
 
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        (
+            "I have a call at 3. Post that, I need to apply for a passport",
+            [("I have a call at 3", ""), ("I need to apply for a passport", "after")],
+        ),
+        # asked for, "post that" is a step
+        ("run the tests, then post that", [("run the tests", ""), ("post that", "then")]),
+        ("run the tests. Post that, please.", [("run the tests", ""), ("Post that", "")]),
+        ("Post that to #dev", [("Post that to #dev", "")]),
+    ],
+)
+def test_post_that_then_a_comma_means_after_that(text, read):
+    assert [(c.text, c.connective) for c in clauses_of(text)] == read
+
+
 def test_also_after_a_subject_does_not_split_its_clause_but_also_between_clauses_does():
     texts = [
         c.text for c in clauses_of("I have a trip in May, and I'm also looking to sell my car")
