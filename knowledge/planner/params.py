@@ -743,6 +743,9 @@ def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = fr
     sent = _SENT_TO_ADDRESS.match(text)
     if sent is not None:  # "email ops@x.io the incident summary": what is sent
         return sent.group("what")
+    sent = _SENT_THING.match(text)
+    if sent is not None:  # "send a cleaning report to my friend, bo@x.io": what is sent
+        return sent.group("what")
     named = _TOOL_THEN_WHAT.match(text)
     if (
         named is not None
@@ -767,6 +770,17 @@ _SENDING_TO = (
 #: "text +1 555 0100 running late", "post to #dev the release notes").
 _SENT_TO_ADDRESS = re.compile(
     _SENDING_TO + r"\s+(?:(?:that|saying|with)\s+)?(?P<what>\S.*)$", re.IGNORECASE
+)
+#: A phone number, an email address, a channel or a handle.
+_AN_ADDRESS = r"(?:\+?\d[\d\s().-]{5,}\d|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[#@][\w.-]+)"
+#: A thing sent and to whom, after a verb for sending ("send a cleaning report to my
+#: friend, bo@x.io", "forward the invoice to ops@x.io"); not "send it to …", which sends
+#: what the step before made.
+_SENT_THING = re.compile(
+    r"^(?:send|forward|e-?mail|mail|text|post|dm)\s+(?P<what>(?!(?:it|them|this|that|these|those|to)\b)"
+    r"[^,;:]+?)\s+to\s+(?:" + _AN_ADDRESS + r"|(?:(?:my|our|his|her|their|the)\s+)?[\w.-]+"
+    r"(?:(?:,\s*|\s+(?:at|on|via)\s+)" + _AN_ADDRESS + r")?)$",
+    re.IGNORECASE,
 )
 #: The verb and the address, and nothing else ("email ops@x.io").
 _ONLY_SENDING = re.compile(_SENDING_TO + r"\W*$", re.IGNORECASE)

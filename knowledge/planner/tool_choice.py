@@ -191,7 +191,9 @@ def _quotes_in(clause: Clause, mentions: Sequence[Mention]) -> bool:
 
 
 #: Words that ask to tell someone something ("tell #dev", "let the team know", "notify").
-_TELLS = re.compile(r"\b(?:tell|inform|notify|ping|let\s+(?:\S+\s+){1,4}?know)\b", re.IGNORECASE)
+_TELLS = re.compile(
+    r"\b(?:tell|inform|notify|ping|let\s+(?:\S+\s+){1,4}?know|send|forward)\b", re.IGNORECASE
+)
 #: Words for a message: a clause asking for one at an address asks for a tool that can say it
 #: there ("a confirmation message on my phone +1 … would be helpful").
 _MESSAGE = re.compile(r"\b(?:message|notification|sms|text)\b", re.IGNORECASE)
@@ -258,9 +260,13 @@ class ToolChooser:
             unaided_step = (
                 float(words_alone[row, unaided]) >= floor and names[unaided] in self.registry
             )
+            given = _contacts_in(clause, mentions)
             told = (
                 self._told(clause, scores[row], mentions, telling, speaking)
-                if score < floor or (names[column] not in speaking and _MESSAGE.search(clause.text))
+                if score < floor
+                or (names[column] not in speaking and _MESSAGE.search(clause.text))
+                # "send the notes to #dev" is no text message: the tool that reaches #dev
+                or (names[column] in speaking and given and not set(given) & telling[names[column]])
                 else None
             )
             if told is not None:  # "then tell #dev": the tool that can say it there
@@ -396,11 +402,7 @@ class ToolChooser:
         email address, a channel), and the address's kind, when ``chosen`` has no param for
         it: "send the flight details to my phone at +1 555 0100" asks for a message besides
         the flight."""
-        kinds = [
-            m.kind
-            for m in mentions
-            if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
-        ]
+        kinds = _contacts_in(clause, mentions)
         if not kinds or set(kinds) & telling[chosen]:
             return None
         names = self.index.names
@@ -510,11 +512,7 @@ class ToolChooser:
         param for a message. ``None`` when the clause tells no address."""
         if not clause.asks or not (_TELLS.search(clause.text) or _MESSAGE.search(clause.text)):
             return None
-        kinds = {
-            m.kind
-            for m in mentions
-            if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
-        }
+        kinds = set(_contacts_in(clause, mentions))
         names = self.index.names
         columns = [
             column
@@ -575,6 +573,17 @@ class ToolChooser:
         if not named or named & self.index.name_words(before):
             return False
         return named <= set(words(self.index.entries[before].search_text))
+
+
+def _contacts_in(clause: Clause, mentions: Sequence[Mention]) -> list[str]:
+    """The kinds of address ``clause`` gives (a phone number, an email address, a channel),
+    in the order it gives them."""
+    found = (
+        m.kind
+        for m in mentions
+        if clause.start <= m.start < clause.end and m.kind in _CONTACT_KINDS
+    )
+    return list(dict.fromkeys(found))
 
 
 def _value_scores(

@@ -81,6 +81,11 @@ _REFUSES = re.compile(
 _ONLY_A_NAME = re.compile(
     r"^(?!I\b)(?:[A-Z][\w.'&-]*|\d[\w-]*)(?:\s+(?:of|the|and|de|[A-Z][\w.'&-]*|\d[\w-]*)){0,5}$"
 )
+#: A piece that is only an address: an email address, a phone number, a channel or handle,
+#: a link ("… to my friend, bo@example.com").
+_ONLY_AN_ADDRESS = re.compile(
+    r"^(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\(?\d[\d\s().-]{5,}\d|[#@][\w.-]+|https?://\S+)$"
+)
 #: A phrase saying in what role something is ("as a note for later").
 _AS_WHAT = re.compile(r"^as\s+(?:a|an|the|my|our|your)\s+(?:\w+\s*){1,4}$", re.IGNORECASE)
 #: Something succeeding ("the tests pass", "the build is green").
@@ -492,9 +497,11 @@ def read_clauses(text: str) -> list[Clause]:
             clauses
             and not word
             and text[:start].rstrip().endswith(",")
-            and _ONLY_A_NAME.match(stripped)
-            and not _LEADING.match(stripped)
-        ):  # "… to 123 Main Street, New York": the name belongs to the clause before
+            and (
+                (_ONLY_A_NAME.match(stripped) and not _LEADING.match(stripped))
+                or _ONLY_AN_ADDRESS.match(stripped)
+            )
+        ):  # "… to 123 Main Street, New York", "… to my friend, bo@x.io": the clause before's
             named = clauses[-1]
             clauses[-1] = named.model_copy(
                 update={

@@ -625,6 +625,28 @@ def test_a_confirmation_sent_after_a_step_is_that_steps_outcome(planner):
     assert email.params["email_address"] == "ops@example.com"
 
 
+def test_sending_something_to_an_address_is_done_by_the_tool_that_reaches_it(planner):
+    """A clause fitting no tool by its words ("send a short incident report to my manager")
+    that sends something to an address the request gives after a comma: the tool that can
+    say it there; and a speaking tool that cannot reach the address given (a text message to
+    #dev) gives way to the one that can."""
+    result = planned(
+        planner,
+        "Roll back billing. After that, please send a short incident report to my manager, "
+        "ops@example.com.",
+    )
+    rollback, email = result.blueprint.steps
+    assert (rollback.tool, email.tool) == ("deploy.rollback", "email.send")
+    assert email.params["email_address"] == "ops@example.com"
+    assert email.params["body"] == "a short incident report"
+    assert email.depends_on == [rollback.id]
+    scale, post = planned(
+        planner, "Scale checkout to 5 replicas and send the release notes to #dev"
+    ).blueprint.steps
+    assert (scale.tool, post.tool) == ("k8s.scale", "slack.post_message")
+    assert post.params == {"channel": "#dev", "text": "the release notes"}
+
+
 def test_a_quoted_message_is_what_is_sent_even_when_it_confirms_the_step_before(planner):
     result = planned(
         planner,

@@ -662,6 +662,13 @@ def test_a_lower_case_name_labelled_after_a_preposition_wins_over_a_capitalised_
         ("search the docs for rate limits", "query", "rate limits"),
         ("get me the latest news about home automation", "topic", "home automation"),
         ("look up cheap flights", "query", "cheap flights"),
+        # what is sent, not to whom
+        ("send a cleaning report to my friend, bo@example.com", "content", "a cleaning report"),
+        ("text the release notes to +1 555 010 0100", "message", "the release notes"),
+        ("send the notes to my manager at bo@example.com", "body", "the notes"),
+        ("post the summary to #dev", "text", "the summary"),
+        # what "it" is, the step before says
+        ("send it to bo@example.com", "body", "send it to bo@example.com"),
         # a text param that is no query keeps the clause
         ("search the docs for rate limits", "text", "search the docs for rate limits"),
         # a colon in a time is no label

@@ -638,6 +638,10 @@ def test_a_phrase_saying_only_in_what_role_asks_for_nothing(text, as_what):
         "Deliver the box to 123 Main Street, New York",
         "I need legal advice from my attorney, John Doe",
         "watch the movie related to our course, Computer Science 101",
+        # an address, too
+        "please send a cleaning report to my friend, johndoe@example.com",
+        "page the on-call, +1 555 010 0100",
+        "post the notes for my team, #dev",
     ],
 )
 def test_a_name_after_a_comma_belongs_to_the_clause_before(text):
