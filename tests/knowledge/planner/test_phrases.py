@@ -15,7 +15,7 @@ from engine.tools.registry import ToolRegistry
 from engine.tools.schema import SchemaTool
 from engine.validation import validate_blueprint
 from knowledge.history.views import ExemplarInfo
-from knowledge.planner.offline import OfflinePlanner
+from knowledge.planner.offline import OfflinePlanner, OfflineSettings
 from knowledge.planner.phrases import CLOSE_CALL, NO_TOOL_WEIGHT, PHRASE_WEIGHT, ToolPhrases
 from knowledge.planner.planner import Planner
 from knowledge.search.catalog import entry_from_spec
@@ -427,3 +427,19 @@ def test_memory_settles_a_call_a_tool_needing_an_address_nobody_gave_made_close(
     assert [(s.tool, s.params["email_address"]) for s in emailed.blueprint.steps] == [
         ("email.send", "bro@example.com")
     ]
+
+
+def test_a_scene_setting_clause_needs_a_better_fit_when_memory_takes_part(index, phrases):
+    """Memory's votes add to a tool's score, so with memory a clause that only sets the scene
+    must fit its tool better (:attr:`OfflineSettings.accept_scene_remembered`) to become a
+    step, whatever memory says of it."""
+    defaults = OfflineSettings()
+    assert defaults.accept_scene_remembered > defaults.accept_scene
+    settings = OfflineSettings(accept_scene=0.5, accept_scene_remembered=0.58)
+    request_text = "I think billing may need a rollback. Can you post the notes to #dev?"
+    cold = OfflinePlanner(index, registry(), settings=settings).plan(request_text)
+    assert cold.blueprint is not None
+    assert [s.tool for s in cold.blueprint.steps] == ["deploy.rollback", "slack.post_message"]
+    warm = OfflinePlanner(index, registry(), phrases=phrases, settings=settings).plan(request_text)
+    assert warm.blueprint is not None
+    assert [s.tool for s in warm.blueprint.steps] == ["slack.post_message"]
