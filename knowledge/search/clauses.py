@@ -55,6 +55,8 @@ _SUBJECT_FIRST = re.compile(
     r"everything|everyone|all)\b",
     re.IGNORECASE,
 )
+_GERUND_FIRST = re.compile(r"(?!(?:bring|ring|sing|string|swing|spring|thing)\b)[a-z]{2,}ing\b")
+_FOR_THE_SPEAKER = re.compile(r"\b(?:me|us)\b", re.IGNORECASE)
 _SPEAKER_FIRST = re.compile(r"(?:i|we)(?:'m|'re| am| are)?\b", re.IGNORECASE)
 #: Words that make a clause a time condition for what follows ("once the call is over, …").
 _TIME_CONDITION = re.compile(
@@ -585,6 +587,10 @@ def _is_event_after(connective: str, text: str) -> bool:
         return False
     if _SPEAKER_FIRST.match(text):
         return connective != "before"
+    if connective == "while" and _GERUND_FIRST.match(text) and not _FOR_THE_SPEAKER.search(text):
+        # "order a pizza while working on the slides": the speaker's doing; "… while
+        # tuning into a movie for me" asks for it
+        return True
     return bool(_SUBJECT_FIRST.match(text))
 
 

@@ -283,6 +283,12 @@ def test_a_reminder_without_a_time_or_a_to_do_is_read_as_it_is(text):
         ("Could you order a pizza to 12 Elm Street once the books arrive?", "the books arrive"),
         ("Please tidy up the house before they arrive.", "they arrive"),
         ("Can you get my car ready while I finish preparing?", "I finish preparing"),
+        # what the speaker is doing meanwhile
+        (
+            "I'd like a pizza while working on the slides for the meeting",
+            "working on the slides for the meeting",
+        ),
+        ("Keep me posted while waiting for the delivery", "waiting for the delivery"),
     ],
 )
 def test_a_clause_saying_when_after_once_or_before_is_an_event_not_a_request(text, event):
@@ -307,6 +313,8 @@ def test_an_event_clause_passes_no_connective_on():
         "Could you check its availability before I proceed to borrow it?",  # a next step
         "order a pizza while you book the cab",  # a request to "you"
         "book a cab after you order the pizza",
+        "drive me home while tuning into a movie for me",  # done for the speaker: asked
+        "check the weather before booking the hotel",  # only "while" says what goes on
     ],
 )
 def test_what_the_speaker_does_next_or_asks_for_is_no_event(text):
