@@ -61,6 +61,8 @@ _FREE_TEXT = re.compile(
     r"topic|description|summary|comment|reason|issue|subject|request|task|details?|body)$"
 )
 _NUMERIC_TYPES = frozenset({"integer", "number"})
+#: Free-text params that hold what a message says, before a subject, topic or query.
+_SAID_IN = frozenset({"message", "text", "body", "content", "note"})
 
 
 class FilledParams(BaseModel):
@@ -266,6 +268,24 @@ def fill_params(
         params[free[0]] = said
         begins, ends = clause.start + clause_text.index(said), clause.end
         taken.update(m.start for m in mentions if begins <= m.start < ends)
+    quoted = next(  # a quoted message is what to say: "page the on-call, telling them '…'"
+        (
+            m
+            for m in mentions
+            if m.kind == "quoted"
+            and clause.holds(m)
+            and m.start not in used | taken
+            and len(m.value.split()) >= MESSAGE_WORDS
+        ),
+        None,
+    )
+    saying = sorted(free, key=lambda n: n.lower() not in _SAID_IN)
+    if quoted is not None and saying and saying[0] not in params:
+        params[saying[0]] = quoted.value
+        taken.add(quoted.start)
+        for name in free:  # an email's subject says it too
+            if name.lower() == "subject" and name not in params:
+                params[name] = quoted.value
     for name in order:  # a value the clause labels with the param's name ("titled 'X'")
         if name in params or "enum" in props[name]:
             continue

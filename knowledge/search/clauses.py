@@ -88,6 +88,13 @@ _ONLY_A_NAME = re.compile(
 _ONLY_AN_ADDRESS = re.compile(
     r"^(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\(?\d[\d\s().-]{5,}\d|[#@][\w.-]+|https?://\S+)$"
 )
+#: A phrase after a comma that says what the clause before is to say ("…, letting them know
+#: 'the deploy is done'", "…, saying 'running late'").
+_SAYS_WHAT = re.compile(
+    r"^(?:(?:saying|stating|mentioning|letting\s+(?:\S+\s+){1,3}?know)\b|"
+    r"telling\s+(?:\S+\s+){1,3}?(?=that\b|['\"‘“])|with\s+(?:the|a)\s+(?:message|note|text)\b)",
+    re.IGNORECASE,
+)
 #: A phrase saying in what role something is ("as a note for later").
 _AS_WHAT = re.compile(r"^as\s+(?:a|an|the|my|our|your)\s+(?:\w+\s*){1,4}$", re.IGNORECASE)
 #: Something succeeding ("the tests pass", "the build is green").
@@ -512,6 +519,16 @@ def read_clauses(text: str) -> list[Clause]:
                     "named": named.named or len(named.text),
                 }
             )
+            continue
+        if (
+            clauses
+            and not word
+            and text[:start].rstrip().endswith(",")
+            and _SAYS_WHAT.match(stripped)
+        ):
+            # "text +1 555 0100, letting them know 'the deploy is done'": what it says
+            said = clauses[-1]
+            clauses[-1] = said.model_copy(update={"text": text[said.start : end], "end": end})
             continue
         earlier = word in _CONDITION_WORDS
         # "get me a cab once the books arrive?": the question mark is the request's

@@ -647,6 +647,46 @@ def test_sending_something_to_an_address_is_done_by_the_tool_that_reaches_it(pla
     assert post.params == {"channel": "#dev", "text": "the release notes"}
 
 
+@pytest.mark.parametrize(
+    ("request_text", "tool", "params"),
+    [
+        (
+            "Can you send an SMS to +1 555 010 0100, letting them know 'The deploy will finish "
+            "at noon.'?",
+            "sms.send",
+            {"phone_number": "+1 555 010 0100", "message": "The deploy will finish at noon."},
+        ),
+        (
+            "Text +1 555 010 0100, saying 'I am running late today'",
+            "sms.send",
+            {"phone_number": "+1 555 010 0100", "message": "I am running late today"},
+        ),
+        # the quote is the page's message, not the name of a service
+        (
+            "Page the on-call, telling them 'billing is down again now'",
+            "pagerduty.page",
+            {"message": "billing is down again now"},
+        ),
+        # an email says it in its subject and its body
+        (
+            "email bo@example.com saying 'the deploy is done now'",
+            "email.send",
+            {
+                "email_address": "bo@example.com",
+                "subject": "the deploy is done now",
+                "body": "the deploy is done now",
+            },
+        ),
+    ],
+)
+def test_a_quoted_message_said_after_a_comma_is_what_the_step_sends(
+    planner, request_text, tool, params
+):
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert step.tool == tool
+    assert {name: step.params[name] for name in params} == params
+
+
 def test_a_quoted_message_is_what_is_sent_even_when_it_confirms_the_step_before(planner):
     result = planned(
         planner,

@@ -547,6 +547,27 @@ def test_what_the_speaker_must_not_forget_to_do_is_no_step(text, meaning):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Can you send an SMS to +1 555 010 0100, letting them know 'The deploy is done.'",
+        "Text Bo, saying 'I am running late today'",
+        "Page the on-call, telling them 'billing is down again now'",
+        "Email bo@example.com, telling him that the deploy is done",
+    ],
+)
+def test_what_to_say_after_a_comma_belongs_to_the_clause_before(text):
+    (clause,) = clauses_of(text)
+    assert clause.text == text.rstrip("?")
+
+
+def test_telling_someone_to_do_something_after_a_comma_is_a_clause_of_its_own():
+    assert [c.text for c in clauses_of("Text Bo, telling him to stop")] == [
+        "Text Bo",
+        "telling him to stop",
+    ]
+
+
+@pytest.mark.parametrize(
     ("text", "read"),
     [
         (
