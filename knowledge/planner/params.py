@@ -366,7 +366,7 @@ def fill_params(
         elif (
             _FREE_TEXT.match(name.lower())
             and _takes_text(prop)
-            and _says_more(clause_text, tool_words)
+            and _says_more(clause_text, tool_words | _words_of(params, free))
         ):
             params[name] = _clause_as_text(clause_text, name, tool_words)
         elif "default" in prop:
@@ -814,6 +814,17 @@ def _says_more(clause: str, tool_words: frozenset[str] = frozenset()) -> bool:
     about the failed deploy" says what about."""
     text = _POLITE.sub("", clause).strip(" ,.?!")
     return _ONLY_SENDING.match(text) is None and not _only_names_the_tool(text, tool_words)
+
+
+def _words_of(params: dict[str, Any], free: Sequence[str]) -> frozenset[str]:
+    """The index words of the text values ``params`` other than the ``free`` text ones took:
+    "page the on-call for billing" says nothing more once "billing" is the service."""
+    return frozenset(
+        w
+        for name, value in params.items()
+        if name not in free and isinstance(value, str)
+        for w in words(value)
+    )
 
 
 def _only_names_the_tool(text: str, tool_words: frozenset[str]) -> bool:

@@ -1254,6 +1254,16 @@ def test_what_follows_the_address_is_what_to_send(planner):
     assert step.params["body"] == "the summary of the incident"
 
 
+def test_a_clause_naming_only_its_tool_and_a_value_gives_no_text_so_it_is_asked_for(planner):
+    """'page the on-call for billing' says which service, not what to say: the message is a
+    question, not the clause's own words."""
+    result = planned(planner, "page the on-call for billing")
+    (step,) = result.blueprint.steps
+    assert step.params["service"] == "billing"
+    assert step.params["message"] == "{{ inputs.page_message }}"
+    assert "message (for pagerduty.page)" in (result.question or "")
+
+
 def test_an_address_alone_gives_no_text_to_send_so_it_is_asked_for(planner):
     """'email ops@example.com' says whom, not what: the body is a question, not the words
     'email ops@example.com'."""
