@@ -268,6 +268,15 @@ def fill_params(
         params[free[0]] = said
         begins, ends = clause.start + clause_text.index(said), clause.end
         taken.update(m.start for m in mentions if begins <= m.start < ends)
+    for name in order:  # a value the clause labels with the param's name ("titled 'X'")
+        if name in params or "enum" in props[name]:
+            continue
+        labelled = _labelled(name, props[name], clause, mentions, used | taken)
+        if labelled is None and "entity" in wanted_kinds(name, props[name]):
+            labelled = _bare_name(name, clause, used | taken, after_label=True)  # "repo kaizen"
+        if labelled is not None:
+            params[name] = _typed(labelled.value, props[name])
+            taken.add(labelled.start)
     quoted = next(  # a quoted message is what to say: "page the on-call, telling them '…'"
         (
             m
@@ -279,22 +288,13 @@ def fill_params(
         ),
         None,
     )
-    saying = sorted(free, key=lambda n: n.lower() not in _SAID_IN)
+    saying = [n for n in free if n.lower() in _SAID_IN]
     if quoted is not None and saying and saying[0] not in params:
         params[saying[0]] = quoted.value
         taken.add(quoted.start)
         for name in free:  # an email's subject says it too
             if name.lower() == "subject" and name not in params:
                 params[name] = quoted.value
-    for name in order:  # a value the clause labels with the param's name ("titled 'X'")
-        if name in params or "enum" in props[name]:
-            continue
-        labelled = _labelled(name, props[name], clause, mentions, used | taken)
-        if labelled is None and "entity" in wanted_kinds(name, props[name]):
-            labelled = _bare_name(name, clause, used | taken, after_label=True)  # "repo kaizen"
-        if labelled is not None:
-            params[name] = _typed(labelled.value, props[name])
-            taken.add(labelled.start)
     for passage in passages:  # a name whose head word is the param's ("Example University")
         for name in order:
             if name in params or "enum" in props[name]:

@@ -55,7 +55,11 @@ _SUBJECT_FIRST = re.compile(
     r"everything|everyone|all)\b",
     re.IGNORECASE,
 )
-_GERUND_FIRST = re.compile(r"(?!(?:bring|ring|sing|string|swing|spring|thing)\b)[a-z]{2,}ing\b")
+#: A clause opening with a verb's -ing form ("working on the slides"), not a word ending so.
+_GERUND_FIRST = re.compile(
+    r"(?!(?:bring|ring|sing|string|swing|spring|thing)\b)[a-z]{2,}ing\b", re.IGNORECASE
+)
+#: Words for the speaker as the one something is done for ("… for me", "get us …").
 _FOR_THE_SPEAKER = re.compile(r"\b(?:me|us)\b", re.IGNORECASE)
 _SPEAKER_FIRST = re.compile(r"(?:i|we)(?:'m|'re| am| are)?\b", re.IGNORECASE)
 #: Words that make a clause a time condition for what follows ("once the call is over, …").
@@ -171,6 +175,7 @@ _UNWANTED = re.compile(
 )
 #: "Post that" (after that), a connective when a comma follows it; "then post that" asks.
 _POST_THAT = re.compile(r"^post (?:that|this)$", re.IGNORECASE)
+#: A comma and more to say after it (not only "please" or "thanks").
 _THEN_MORE = re.compile(r",\s*(?!(?:please|thanks?|thank you)\b)\w", re.IGNORECASE)
 #: Leading words that put a clause before the one mentioned just before it.
 _EARLIER_WORDS = ("prior to", "before")

@@ -695,3 +695,13 @@ def test_what_follows_a_colon_is_the_text_before_any_name_in_it():
     assert filled.params["summary"] != "bo@example.com) to Bo"
     filled = fill(summary, "with the message: 'Deploy is done'")
     assert filled.params == {"summary": "Deploy is done"}
+
+
+def test_a_quoted_message_is_what_a_message_param_says_but_a_labelled_title_stays_a_title():
+    page = schema(service=text_param("The service to page for"), message=text_param())
+    filled = fill(page, "page the on-call, telling them 'billing is down again now'")
+    assert filled.params == {"message": "billing is down again now"}
+    event = schema(title=text_param("The event's title"), body=text_param())
+    filled = fill(event, "create an event titled 'Review the Q3 plan now'")
+    assert filled.params["title"] == "Review the Q3 plan now"
+    assert filled.params.get("body") != "Review the Q3 plan now"
