@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples, without_examples
-from knowledge.search.clauses import IN_A_STATE, MESSAGE_WORDS, said_after_colon
+from knowledge.search.clauses import ADDRESS, IN_A_STATE, MESSAGE_WORDS, said_after_colon
 from knowledge.search.lexical import TITLE_WORDS, literally, words
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
@@ -782,24 +782,19 @@ def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = fr
 
 
 #: A verb for sending and the address sent to ("email ops@x.io", "post to #dev").
-_SENDING_TO = (
-    r"^(?:e-?mail|mail|send|text|sms|message|post|ping|dm)\s+(?:to\s+)?"
-    r"(?:\S+@\S+\.\w+|#[\w-]+|@[\w.-]+|\+?\d[\d ().-]{5,}\d)"
-)
+_SENDING_TO = r"^(?:e-?mail|mail|send|text|sms|message|post|ping|dm)\s+(?:to\s+)?" + ADDRESS
 #: What is sent, after the verb and the address ("email ops@x.io the incident summary",
 #: "text +1 555 0100 running late", "post to #dev the release notes").
 _SENT_TO_ADDRESS = re.compile(
     _SENDING_TO + r"\s+(?:(?:that|saying|with)\s+)?(?P<what>\S.*)$", re.IGNORECASE
 )
-#: A phone number, an email address, a channel or a handle.
-_AN_ADDRESS = r"(?:\+?\d[\d\s().-]{5,}\d|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[#@][\w.-]+)"
 #: A thing sent and to whom, after a verb for sending ("send a cleaning report to my
 #: friend, bo@x.io", "forward the invoice to ops@x.io"); not "send it to …", which sends
 #: what the step before made.
 _SENT_THING = re.compile(
     r"^(?:send|forward|e-?mail|mail|text|post|dm)\s+(?P<what>(?!(?:it|them|this|that|these|those|to)\b)"
-    r"[^,;:]+?)\s+to\s+(?:" + _AN_ADDRESS + r"|(?:(?:my|our|his|her|their|the)\s+)?[\w.-]+"
-    r"(?:(?:,\s*|\s+(?:at|on|via)\s+)" + _AN_ADDRESS + r")?)$",
+    r"[^,;:]+?)\s+to\s+(?:" + ADDRESS + r"|(?:(?:my|our|his|her|their|the)\s+)?[\w.-]+"
+    r"(?:(?:,\s*|\s+(?:at|on|via)\s+)" + ADDRESS + r")?)$",
     re.IGNORECASE,
 )
 #: The verb and the address, and nothing else ("email ops@x.io").

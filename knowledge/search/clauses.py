@@ -87,11 +87,10 @@ _REFUSES = re.compile(
 _ONLY_A_NAME = re.compile(
     r"^(?!I\b)(?:[A-Z][\w.'&-]*|\d[\w-]*)(?:\s+(?:of|the|and|de|[A-Z][\w.'&-]*|\d[\w-]*)){0,5}$"
 )
-#: A piece that is only an address: an email address, a phone number, a channel or handle,
-#: a link ("… to my friend, bo@example.com").
-_ONLY_AN_ADDRESS = re.compile(
-    r"^(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\(?\d[\d\s().-]{5,}\d|[#@][\w.-]+|https?://\S+)$"
-)
+#: An address to send to: an email address, a phone number, a channel or a handle.
+ADDRESS = r"(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\(?\d[\d\s().-]{5,}\d|[#@][\w.-]+)"
+#: A piece that is only an address or a link ("… to my friend, bo@example.com").
+_ONLY_AN_ADDRESS = re.compile(rf"^(?:{ADDRESS}|https?://\S+)$")
 #: A phrase after a comma that says what the clause before is to say ("…, letting them know
 #: 'the deploy is done'", "…, saying 'running late'").
 _SAYS_WHAT = re.compile(
@@ -507,14 +506,10 @@ def read_clauses(text: str) -> list[Clause]:
             continue
         start += raw.index(stripped)
         end = start + len(stripped)
-        if (
-            clauses
-            and not word
-            and text[:start].rstrip().endswith(",")
-            and (
-                (_ONLY_A_NAME.match(stripped) and not _LEADING.match(stripped))
-                or _ONLY_AN_ADDRESS.match(stripped)
-            )
+        after_a_comma = bool(clauses) and not word and text[:start].rstrip().endswith(",")
+        if after_a_comma and (
+            (_ONLY_A_NAME.match(stripped) and not _LEADING.match(stripped))
+            or _ONLY_AN_ADDRESS.match(stripped)
         ):  # "… to 123 Main Street, New York", "… to my friend, bo@x.io": the clause before's
             named = clauses[-1]
             clauses[-1] = named.model_copy(
@@ -525,12 +520,7 @@ def read_clauses(text: str) -> list[Clause]:
                 }
             )
             continue
-        if (
-            clauses
-            and not word
-            and text[:start].rstrip().endswith(",")
-            and _SAYS_WHAT.match(stripped)
-        ):
+        if after_a_comma and _SAYS_WHAT.match(stripped):
             # "text +1 555 0100, letting them know 'the deploy is done'": what it says
             said = clauses[-1]
             clauses[-1] = said.model_copy(update={"text": text[said.start : end], "end": end})
