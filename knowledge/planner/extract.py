@@ -125,6 +125,8 @@ _PATTERNS: list[tuple[MentionKind, re.Pattern[str]]] = [
         re.compile(
             r"(?<![\w-])(?:\+\d{1,3}[\s-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])"
             r"|(?<![\w-])\+?\d{10,13}(?![\w-])"
+            # international, in groups after the country code: "+1 555 0100", "+44 20 7946 0958"
+            r"|(?<![\w+-])\+\d{1,3}(?:[\s.-]\d{2,4}){2,4}(?![\w-])"
         ),
     ),
     (

@@ -234,7 +234,12 @@ def fill_params(
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     initials = _initials(verbs)  # "PR" in "open a PR" is the tool's own thing, not a value
-    mentions = [m for m in mentions if not (m.kind == "entity" and m.value in initials)]
+    tool_name = {w.lower() for w in verbs}  # so is "SMS" in "send an SMS to …" (sms.send)
+    mentions = [
+        m
+        for m in mentions
+        if not (m.kind == "entity" and (m.value in initials or m.value.lower() in tool_name))
+    ]
     params: dict[str, Any] = {}
     missing: list[str] = []
     taken: set[int] = set()
@@ -368,7 +373,7 @@ def fill_params(
             and _takes_text(prop)
             and _says_more(clause_text, tool_words | _words_of(params, free))
         ):
-            params[name] = _clause_as_text(clause_text, name, tool_words)
+            params[name] = _clause_as_text(clause_text, name, tool_words | _words_of(params, free))
         elif "default" in prop:
             continue
         elif name in required:
@@ -511,6 +516,8 @@ def _initials(words: Sequence[str]) -> set[str]:
     }
 
 
+#: When, said after the name a clause ends with: "roll back billing soon".
+_WHEN_WORD = r"(?i:soon|now|today|tonight|tomorrow|asap|again|please)"
 #: A verb (with its particle: "roll back", "spin up") and the lower-case name right after it,
 #: then a preposition or the end of the clause: "deploy billing to production".
 _VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests for kaizen")
@@ -518,10 +525,14 @@ _VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests fo
     r"|^|(?i:\b(?:please|pls|plz|then|and|also|now|just|to|you)\s+))"
     r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off|of|for|on|in))?\s+"
     rf"(?P<name>{_BARE_NAME})"
-    r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called)\b|\s*[,;.?!]|\s*$))"
+    r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called)\b"
+    rf"|\s+{_WHEN_WORD}\W*$|\s*[,;.?!]|\s*$))"
 )
-#: A lower-case name after "for" that ends the clause ("page the on-call for billing").
-_FOR_LAST = re.compile(rf"\bfor\s+(?P<name>{_BARE_NAME})\W*$")
+#: A lower-case name after "for" that ends the clause ("page the on-call for billing"), or
+#: that what it is about follows ("page the on-call for billing about the failed deploy").
+_FOR_LAST = re.compile(
+    rf"\bfor\s+(?P<name>{_BARE_NAME})(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b))"
+)
 #: What a condition says is in some state: the name a step acts on ("if billing is down,
 #: page the on-call").
 _CONDITION_SUBJECT = re.compile(
@@ -751,11 +762,12 @@ _POLITE = re.compile(
 def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = frozenset()) -> str:
     """The clause without its politeness ("could you please …") and final punctuation; what
     follows a colon when something does ("open an issue: login returns 500"); what follows
-    the words naming the tool (``tool_words``) and "about" or "for" ("page the on-call about
-    the failed deploy" → "the failed deploy", "create a ticket for the login bug" → "the
-    login bug"); for a param naming what to look for (a query, a topic), what the clause is
-    about ("search the docs for rate limits" → "rate limits", "news about AI in healthcare"
-    → "AI in healthcare")."""
+    the words naming the tool (``tool_words``, with those of values other params took) and
+    "about" or "for" ("page the on-call about the failed deploy" → "the failed deploy",
+    "page the on-call for billing about the failed deploy" → the same, "create a ticket for
+    the login bug" → "the login bug"); for a param naming what to look for (a query, a
+    topic), what the clause is about ("search the docs for rate limits" → "rate limits",
+    "news about AI in healthcare" → "AI in healthcare")."""
     text = _POLITE.sub("", clause).strip(" ,.?!")
     said = said_after_colon(text)
     if said:
@@ -766,14 +778,16 @@ def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = fr
     sent = _SENT_THING.match(text)
     if sent is not None:  # "send a cleaning report to my friend, bo@x.io": what is sent
         return sent.group("what")
-    named = _TOOL_THEN_WHAT.match(text)
-    if (
-        named is not None
-        and len(words(named.group("tool"))) > 1  # "arrange for …" names no tool
-        and _only_names_the_tool(named.group("tool"), tool_words)
-        and len(words(named.group("what"))) > 1  # "… for billing" names a thing, not a text
-    ):
-        return named.group("what")
+    # what it is about, even in a word ("… about the outage"); what it is for, in more than
+    # one ("… for billing" names a thing, not a text)
+    for named, least in ((_TOOL_THEN_ABOUT.match(text), 1), (_TOOL_THEN_WHAT.match(text), 2)):
+        if (
+            named is not None
+            and len(words(named.group("tool"))) > 1  # "arrange for …" names no tool
+            and _only_names_the_tool(named.group("tool"), tool_words)
+            and len(words(named.group("what"))) >= least
+        ):
+            return named.group("what")
     if _SOUGHT.match(name.lower()):
         about = _ABOUT.search(text) or _LOOKED_FOR.search(text)
         if about is not None and about.group("what").strip():
@@ -786,7 +800,8 @@ _SENDING_TO = r"^(?:e-?mail|mail|send|text|sms|message|post|ping|dm)\s+(?:to\s+)
 #: What is sent, after the verb and the address ("email ops@x.io the incident summary",
 #: "text +1 555 0100 running late", "post to #dev the release notes").
 _SENT_TO_ADDRESS = re.compile(
-    _SENDING_TO + r"\s+(?:(?:that|saying|with)\s+)?(?P<what>\S.*)$", re.IGNORECASE
+    _SENDING_TO + r"\s+(?:(?:that|saying|with|about|regarding)\s+)?(?P<what>\S.*)$",
+    re.IGNORECASE,
 )
 #: A thing sent and to whom, after a verb for sending ("send a cleaning report to my
 #: friend, bo@x.io", "forward the invoice to ops@x.io"); not "send it to …", which sends
@@ -842,10 +857,15 @@ def is_free_text(name: str, schema: dict[str, Any]) -> bool:
     return bool(_FREE_TEXT.match(name.lower())) and _takes_text(schema)
 
 
-#: A request naming a tool, then what it is about or for ("page the on-call about the failed
-#: deploy", "open a ticket for the login bug").
+#: A request naming a tool, then what it is for ("open a ticket for the login bug").
 _TOOL_THEN_WHAT = re.compile(
-    r"^(?P<tool>\S+(?:\s+\S+){0,4}?)\s+(?:about|regarding|concerning|for|saying|that)\s+"
+    r"^(?P<tool>\S+(?:\s+\S+){0,6}?)\s+for\s+(?P<what>\S.*)$", re.IGNORECASE
+)
+#: A request naming a tool (and values other params took), then what it is about or says:
+#: "page the on-call for billing about the failed deploy" → "the failed deploy", "send a
+#: text to 415-555-0100 saying hi there" → "hi there".
+_TOOL_THEN_ABOUT = re.compile(
+    r"^(?P<tool>\S+(?:\s+\S+){0,6}?)\s+(?:about|regarding|concerning|saying|that)\s+"
     r"(?P<what>\S.*)$",
     re.IGNORECASE,
 )

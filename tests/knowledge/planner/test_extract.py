@@ -100,13 +100,30 @@ def test_a_full_stop_after_am_pm_ends_the_sentence_not_the_time():
 
 @pytest.mark.parametrize(
     "phone",
-    ["555-123-4567", "(555) 123-4567", "+1 555 123 4567", "555.123.4567", "5551234567"],
+    [
+        "555-123-4567",
+        "(555) 123-4567",
+        "+1 555 123 4567",
+        "555.123.4567",
+        "5551234567",
+        # international, in groups after the country code
+        "+1 555 0100",
+        "+44 20 7946 0958",
+        "+49-30-1234-5678",
+    ],
 )
 def test_phone_numbers_in_several_formats_are_phones_not_numbers(phone):
     mentions = found(f"text {phone} that the deploy is done")
     assert [(m.kind, m.value) for m in mentions] == [
         ("phone", phone),
         ("quoted", "the deploy is done"),  # what to text
+    ]
+
+
+def test_numbers_after_a_plus_sign_in_too_few_groups_are_no_phone():
+    assert [(m.kind, m.value) for m in found("the error rate rose +2 10 times")] == [
+        ("number", "2"),
+        ("number", "10"),
     ]
 
 

@@ -1248,6 +1248,26 @@ def test_a_name_before_a_colon_is_the_object_and_what_follows_is_the_message(pla
     )
 
 
+def test_a_name_after_for_and_what_it_is_about_go_to_their_own_params(planner):
+    result = planned(planner, "page the on-call for billing about the failed deploy")
+    (step,) = result.blueprint.steps
+    assert (step.tool, dict(step.params)) == (
+        "pagerduty.page",
+        {"service": "billing", "message": "the failed deploy"},
+    )
+    assert result.question is None
+
+
+def test_a_need_stated_with_the_name_and_a_time_word_gets_its_name(planner):
+    result = planned(
+        planner, "I think we will need a rollback of billing soon. Please post the notes to #dev"
+    )
+    rollback, post = result.blueprint.steps
+    assert (rollback.tool, dict(rollback.params)) == ("deploy.rollback", {"service": "billing"})
+    assert (post.tool, post.params["channel"]) == ("slack.post_message", "#dev")
+    assert result.question is None
+
+
 def test_what_follows_the_address_is_what_to_send(planner):
     (step,) = planned(planner, "email ops@example.com the summary of the incident").blueprint.steps
     assert step.params["email_address"] == "ops@example.com"

@@ -15,6 +15,7 @@ from knowledge.planner.params import (
     needed_addresses,
     wanted_kinds,
 )
+from knowledge.search.lexical import words
 
 TODAY = date(2024, 3, 10)
 ENVIRONMENT = {"type": "string", "enum": ["staging", "production"]}
@@ -38,13 +39,20 @@ def fill(
     clause: str | None = None,
     used: set[int] | None = None,
     verbs: tuple[str, ...] = (),
+    tool_words: frozenset[str] = frozenset(),
 ) -> FilledParams:
     """Fill from ``clause`` (the whole request when not given) within ``request``."""
     clause = clause or request
     start = request.index(clause)
     mentions = find_mentions(request, today=TODAY)
     return fill_params(
-        params_schema, clause, (start, start + len(clause)), mentions, used or set(), verbs=verbs
+        params_schema,
+        clause,
+        (start, start + len(clause)),
+        mentions,
+        used or set(),
+        verbs=verbs,
+        tool_words=tool_words,
     )
 
 
@@ -168,6 +176,39 @@ def test_phone_and_message():
     assert filled.params["message"] == "running late"
 
 
+@pytest.mark.parametrize(
+    ("request_text", "verbs", "phone", "message"),
+    [
+        # what it says after the address: not "SMS", which names the tool
+        ("send an SMS to +1 555 0100 saying hi there", ("sms", "send"), "+1 555 0100", "hi there"),
+        (
+            "send a text to 415-555-0100 saying hi there",
+            ("sms", "send"),
+            "415-555-0100",
+            "hi there",
+        ),
+        # what it is about, even in one word
+        ("text +1 555 0100 about the outage", ("sms", "send"), "+1 555 0100", "the outage"),
+    ],
+)
+def test_what_a_text_says_or_is_about_is_its_message(request_text, verbs, phone, message):
+    texting = schema(phone_number=text_param(), message=text_param())
+    own = frozenset(words("sms send Send a text message to a phone number"))
+    filled = fill(texting, request_text, verbs=verbs, tool_words=own)
+    assert filled.params == {"phone_number": phone, "message": message}
+
+
+def test_a_name_for_another_param_before_about_is_not_part_of_the_message():
+    paging = schema(service=text_param("The affected service"), message=text_param())
+    filled = fill(
+        paging,
+        "page the on-call for billing about the failed deploy",
+        verbs=("pagerduty", "page"),
+        tool_words=frozenset(words("pagerduty page Page the on-call engineer of a service")),
+    )
+    assert filled.params == {"service": "billing", "message": "the failed deploy"}
+
+
 def test_email_date_time_channel_and_file_each_get_their_kind():
     request = "mail report.pdf to ann@example.com and post in #ops on August 1, 2023 at 07:00 AM"
     filled = fill(
@@ -284,10 +325,7 @@ def test_a_free_text_param_leaves_names_to_the_params_that_want_them():
         lawyer=text_param("The lawyer to consult"),
     )
     filled = fill(lawyer, "talk to John Doe about a copyright claim")
-    assert filled.params == {
-        "issue": "talk to John Doe about a copyright claim",
-        "lawyer": "John Doe",
-    }
+    assert filled.params == {"issue": "a copyright claim", "lawyer": "John Doe"}
 
 
 HOTEL = schema(name=text_param("The hotel's name"), date=text_param("The date"))
@@ -603,6 +641,14 @@ def test_a_lower_case_name_beside_the_params_word_may_come_from_the_context():
         ),
         ("check the status of auth", ("status", "check"), schema(service=text_param()), "auth"),
         ("run tests for kaizen", ("ci", "run", "tests"), schema(repo=text_param()), "kaizen"),
+        # a word saying when may follow the name
+        ("roll back billing now", ("rollback",), schema(service=text_param()), "billing"),
+        (
+            "we will need a rollback of billing soon",
+            ("deploy", "rollback"),
+            schema(service=text_param()),
+            "billing",
+        ),
         (
             "page the on-call for billing",
             ("pagerduty", "page"),
