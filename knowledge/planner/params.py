@@ -371,9 +371,9 @@ def fill_params(
         elif (
             _FREE_TEXT.match(name.lower())
             and _takes_text(prop)
-            and _says_more(clause_text, tool_words | _words_of(params, free))
+            and _says_more(clause_text, known := tool_words | _words_of(params, free))
         ):
-            params[name] = _clause_as_text(clause_text, name, tool_words | _words_of(params, free))
+            params[name] = _clause_as_text(clause_text, name, known)
         elif "default" in prop:
             continue
         elif name in required:
@@ -763,7 +763,7 @@ def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = fr
     """The clause without its politeness ("could you please …") and final punctuation; what
     follows a colon when something does ("open an issue: login returns 500"); what follows
     the words naming the tool (``tool_words``, with those of values other params took) and
-    "about" or "for" ("page the on-call about the failed deploy" → "the failed deploy",
+    "about", "saying" or "for" ("page the on-call about the failed deploy" → "the failed deploy",
     "page the on-call for billing about the failed deploy" → the same, "create a ticket for
     the login bug" → "the login bug"); for a param naming what to look for (a query, a
     topic), what the clause is about ("search the docs for rate limits" → "rate limits",
