@@ -385,8 +385,9 @@ def warm_recall_at(
     names = index.names
     for sample in samples:
         truth = {node["task"] for node in sample["task_nodes"]}
-        texts = [c.meaning for c in read_clauses(sample["instruction"])] or [sample["instruction"]]
-        vectors = index.embed_texts(texts)
+        clauses = read_clauses(sample["instruction"])
+        texts = [c.meaning for c in clauses] or [sample["instruction"]]
+        vectors = index.embed_texts([c.asked for c in clauses] or texts)
         scores = phrases.apply(
             index.clause_scores(texts, vectors), vectors, names, convincing=CLAUSE_BEST_FLOOR
         )

@@ -79,7 +79,7 @@ class ToolPhrases:
         names = self.index.names
         column = {name: i for i, name in enumerate(names)}
         texts: list[str] = []
-        meanings: list[str] = []
+        embedded: list[np.ndarray[Any, Any]] = []
         tools: list[str | None] = []
         sources: list[int] = []
         for exemplar in exemplars:
@@ -96,7 +96,8 @@ class ToolPhrases:
             clauses = read_clauses(exemplar.request)
             if not used or not clauses:
                 continue
-            scores = self.index.clause_scores([c.meaning for c in clauses])
+            vectors = self.index.embed_texts([c.asked for c in clauses])
+            scores = self.index.clause_scores([c.meaning for c in clauses], vectors)
             fits = scores[:, [column[tool] for tool in used]]
             asked: dict[int, list[str | None]] = {}
             for j, name in enumerate(used):
@@ -104,14 +105,14 @@ class ToolPhrases:
             for row, clause in enumerate(clauses):
                 for answer in asked.get(row, [None]):
                     texts.append(clause.text)
-                    meanings.append(clause.meaning)
+                    embedded.append(vectors[row])
                     tools.append(answer)
                     sources.append(exemplar.id)
         self.phrases.extend(texts)
         self.tools.extend(tools)
         self.exemplar_ids.extend(sources)
         if texts:
-            fresh = self.index.embed_texts(meanings)
+            fresh = np.array(embedded, dtype=np.float32)
             self.vectors = fresh if self.vectors.size == 0 else np.vstack([self.vectors, fresh])
         return len(self.tools)
 

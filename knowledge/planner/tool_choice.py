@@ -232,7 +232,7 @@ class ToolChooser:
         if not names:
             return ToolChoice(picks=[])
         texts = [c.meaning for c in clauses]
-        vectors = self.index.embed_texts(texts)
+        vectors = self.index.embed_texts([c.asked for c in clauses])
         telling = {name: self._telling(name) for name in names}  # read once per request
         speaking = {  # the tools that can say something to an address
             name

@@ -199,6 +199,14 @@ _WANTS = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS = 2
+#: The first word of a direct question: a question word or an inverted helping verb ("is
+#: checkout healthy?", "did billing log any timeouts?"), not "how about …" or "do you …";
+#: not "have": "have it delivered to 12 Elm St" asks for a delivery.
+_DIRECT_QUESTION = re.compile(
+    r"^(?:(?:what|which|who|whose|where|how)(?:['\u2019](?:s|re))?|whats|is|are|was|were|do|"
+    r"does|did|has|will|any)\b(?!\s+(?:about|you|u|it possible)\b)",
+    re.IGNORECASE,
+)
 #: A clause's subject alone: "also" after it is in the clause ("I'd also like to …").
 _SUBJECT = re.compile(
     r"^(?:and\s+)?(?:i|i'm|i am|i'd|i'll|i've|we|we're|we'd|we'll|we've|you|they)$",
@@ -268,6 +276,10 @@ class Clause(BaseModel):
     named: int = 0
     """Where names the clause only adds after a comma begin in its text ("my attorney, John
     Doe"), 0 when it adds none: they are values, not what the clause asks for."""
+    question: bool = False
+    """Whether it is a direct question ("is checkout healthy?", "what's the p99 latency of
+    checkout?"), not a request put as one ("can you check billing?", "how about a
+    rollback?", "is it possible to book one?")."""
     lead_in: str = ""
     """The clause before it, when this one says too little to be understood alone ("I might
     need a car on Monday" before "would you help me book?")."""
@@ -339,6 +351,20 @@ class Clause(BaseModel):
         the message says."""
         own = self.text[: self.named] if self.named else self.text
         return without_message(f"{self.lead_in}, {own}" if self.lead_in else own)
+
+    @property
+    def asked(self) -> str:
+        """The text to embed: :attr:`meaning`, a direct question as a request to find its
+        answer out. MiniLM matches a question poorly to the tool that answers it: "is
+        checkout healthy" scores 0.14 against "Check the health status of a service",
+        "find out is checkout healthy" 0.29. Only the embedding reads it so: the words
+        "find out" point at no tool named with them."""
+        return asked_as_request(self.meaning) if self.question else self.meaning
+
+
+def asked_as_request(question: str) -> str:
+    """A direct question as the request it makes of the bot."""
+    return f"find out {question}"
 
 
 #: A quoted value of this many words or more is a message (what to write), not a title.
@@ -549,7 +575,13 @@ def read_clauses(text: str) -> list[Clause]:
             carried_earlier, carried_first = carried_earlier or earlier, carried_first or first
             continue
         negated = bool(_NEGATED.match(stripped))
-        requests = not negated and not event and (_requests(stripped) or raw.rstrip().endswith("?"))
+        asked = raw.rstrip().endswith("?")
+        question = (  # "… my friend, who lives in Paris": no question
+            bool(_DIRECT_QUESTION.match(stripped))
+            and not _REQUESTS.search(stripped)
+            and (asked or not text[:start].strip() or text[:start].rstrip()[-1] in ".!?")
+        )
+        requests = not negated and not event and (_requests(stripped) or asked or question)
         asks = requests or (not negated and not event and _asks(stripped))
         # "Once that's done, …": the word orders what follows (an event's is its own)
         carried = "" if asks or event else word
@@ -575,6 +607,7 @@ def read_clauses(text: str) -> list[Clause]:
                 asks=asks,
                 stated=asks and not requests,
                 event=event,
+                question=question,
                 earlier=earlier,
                 first=first,
                 lead_in=(

@@ -18,7 +18,7 @@ from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.search.catalog import CatalogEntry, identifier_words, unique
-from knowledge.search.clauses import read_clauses
+from knowledge.search.clauses import asked_as_request, read_clauses
 from knowledge.search.embedding_backend import collection_suffix
 from knowledge.search.embedding_function import MiniLMEmbeddingFunction
 from knowledge.search.fusion import reciprocal_rank_fusion
@@ -144,9 +144,12 @@ class ToolIndex:
         if not self.entries or self._lexical is None:
             return []
         limit = min(CANDIDATES, len(self.entries))
-        clauses = [c.meaning for c in read_clauses(query) if c.text != query]
+        read = read_clauses(query)
+        parts = [c for c in read if c.text != query]
+        clauses = [c.meaning for c in parts]
         texts = [literally(query), *clauses]
-        scores = self.clause_scores(texts)
+        whole = asked_as_request(texts[0]) if len(read) == 1 and read[0].question else texts[0]
+        scores = self.clause_scores(texts, self.embed_texts([whole, *(c.asked for c in parts)]))
         dense = self._clause_first(scores[1:] if clauses else scores)[:limit]
         lexical = [self._names[i] for i, _ in self._lexical.rank(query, limit)]
         fused = reciprocal_rank_fusion(

@@ -18,6 +18,9 @@ _CAMEL = re.compile(r"(?<=[a-z0-9]{2})(?=[A-Z])")
 """Where an identifier splits: "sendEmail" → "send Email"; not "iPhone" or "eBay", whose
 lowercase head is one letter."""
 _WORD = re.compile(r"[a-z0-9]+")
+#: A contraction's or possessive's ending ("what's", "email's", "we'll"): no word of its own,
+#: so "what's the p99 latency" shares no "s" with "the email's text".
+_CONTRACTED = re.compile(r"(?<=[a-z])['\u2019](?:s|re|ll|d|ve|m|t)\b")
 STOP_WORDS = frozenset(
     {
         "a",
@@ -225,7 +228,7 @@ def literally(text: str) -> str:
 def words(text: str) -> list[str]:
     """The index terms of ``text``."""
     text = _titles_as_words(literally(text))
-    spaced = _CAMEL.sub(" ", text).lower()
+    spaced = _CONTRACTED.sub("", _CAMEL.sub(" ", text).lower())
     return [stem(w) for w in _WORD.findall(spaced) if w not in STOP_WORDS]
 
 

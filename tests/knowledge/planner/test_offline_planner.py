@@ -1361,6 +1361,25 @@ def test_a_clause_naming_only_its_tool_leaves_the_text_to_ask_for(planner):
     assert "page_message" in result.blueprint.inputs
 
 
+@pytest.mark.parametrize(
+    ("question", "tool"),
+    [
+        ("how is billing doing?", "status.check"),
+        ("is payments down?", "status.check"),
+        ("what's the p99 latency of checkout?", "metrics.query"),
+    ],
+)
+def test_a_question_finds_the_tool_that_answers_it(index, question, tool):
+    assert index.search(question, 1)[0].name == tool
+
+
+def test_a_question_plans_the_tool_that_answers_it(planner):
+    (check,) = planned(planner, "is the billing service up?").blueprint.steps
+    assert (check.tool, check.params) == ("status.check", {"service": "billing"})
+    (weather,) = planned(planner, "will it rain in Paris on Friday?").blueprint.steps
+    assert weather.tool == "weather.get" and weather.params["city"] == "Paris"
+
+
 def test_an_unsaid_name_is_the_one_word_name_the_step_before_acted_on(planner):
     deploy, check = planned(
         planner, "deploy billing to staging, then check the status"

@@ -759,3 +759,33 @@ def test_what_to_do_once_something_is_over_is_a_clause_of_its_own(text: str, the
     clauses = read_clauses("deploy billing. " + text)
     assert clauses[-1].text == then
     assert clauses[-1].asks
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("is checkout healthy?", True),
+        ("is checkout healthy", True),  # chat skips the question mark
+        ("what's the p99 latency of checkout?", True),
+        ("Deploy billing. Is it healthy now?", True),
+        ("can you check billing?", False),  # a request put as a question
+        ("how about a rollback?", False),
+        ("Is it possible to book one for Friday?", False),
+        ("do you mind paging the on-call?", False),
+        ("have it delivered to 12 Elm St", False),  # "have": asks for a delivery
+        ("text my friend, who lives in Paris", False),  # no question: who the friend is
+        ("the order arrived and is ready", False),
+    ],
+)
+def test_a_direct_question_is_told_from_a_request_put_as_one(text, question):
+    clauses = clauses_of(text)
+    assert clauses[-1].question is question
+    assert not clauses[-1].question or clauses[-1].asks
+
+
+def test_a_direct_question_is_embedded_as_a_request_to_find_its_answer_out():
+    (question,) = clauses_of("is checkout healthy?")
+    assert question.meaning == "is checkout healthy"  # the words: no "find" to match
+    assert question.asked == "find out is checkout healthy"
+    (request,) = clauses_of("can you check billing?")
+    assert request.asked == request.meaning

@@ -26,6 +26,9 @@ def test_words_split_identifiers_drop_stop_words_and_meet_across_forms():
     assert stem("free") == "free"  # a silent e only after a consonant
     # "not" is a stop word: a negation names no note tool
     assert words("do not forget") == ["forget"] and words("take notes") == ["take", "note"]
+    # a contraction's or possessive's ending is no word: "what's" shares nothing with "email's"
+    assert words("what's the email\u2019s text") == ["email", "text"]
+    assert words("we'll see, don't we") == ["see", "don"]
 
 
 def test_brand_words_with_one_lowercase_letter_first_stay_whole():
