@@ -29,6 +29,7 @@ from engine.tools.registry import ToolRegistry
 from engine.validation import validate_blueprint
 from knowledge.planner.extract import Mention, find_mentions
 from knowledge.planner.params import (
+    SAID_WHEN,
     Passage,
     fill_params,
     is_free_text,
@@ -59,8 +60,10 @@ class OfflineSettings(ChoiceSettings):
 #: #dev"): it tells what the step before did.
 _ONLY_TELLS = re.compile(
     r"^(?:(?:and|then|also|please|and then)\s+)*(?:(?:tell|inform|notify|ping|e-?mail|text|"
-    r"message|dm|(?:post|send|write)\s+to)\s+\S+(?:\s+(?:on|in|at|via|by)(?:\s+\S+){1,2})?|"
-    r"let\s+\S+(?:\s+\S+){0,3}?\s+know)\W*$",
+    r"message|dm|(?:post|send|write)\s+(?:to|in|on|into))\s+\S+"
+    r"(?:\s+(?:on|in|at|via|by)(?:\s+\S+){1,2})?|let\s+\S+(?:\s+\S+){0,3}?\s+know)"
+    + SAID_WHEN
+    + r"\W*$",
     re.IGNORECASE,
 )
 #: A pronoun that names what the step before acted on ("scale checkout, then check its

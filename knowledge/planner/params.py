@@ -795,8 +795,12 @@ def _clause_as_text(clause: str, name: str = "", tool_words: frozenset[str] = fr
     return text or clause.strip(" ,.?!")
 
 
-#: A verb for sending and the address sent to ("email ops@x.io", "post to #dev").
-_SENDING_TO = r"^(?:e-?mail|mail|send|text|sms|message|post|ping|dm)\s+(?:to\s+)?" + ADDRESS
+#: A verb for sending and the address sent to ("email ops@x.io", "post to #dev", "post in
+#: #dev", "notify #ops").
+_SENDING_TO = (
+    r"^(?:e-?mail|mail|send|text|sms|message|post|ping|dm|notify|tell|inform|alert)\s+"
+    r"(?:(?:to|in|on|into)\s+)?" + ADDRESS
+)
 #: What is sent, after the verb and the address ("email ops@x.io the incident summary",
 #: "text +1 555 0100 running late", "post to #dev the release notes").
 _SENT_TO_ADDRESS = re.compile(
@@ -812,8 +816,11 @@ _SENT_THING = re.compile(
     r"(?:(?:,\s*|\s+(?:at|on|via)\s+)" + ADDRESS + r")?)$",
     re.IGNORECASE,
 )
-#: The verb and the address, and nothing else ("email ops@x.io").
-_ONLY_SENDING = re.compile(_SENDING_TO + r"\W*$", re.IGNORECASE)
+#: When to do it, said after it ("… when done", "… once it is finished"): no text to send.
+SAID_WHEN = r"(?:\s+(?:when|once|as soon as|after)\b[^,;:'\"\u2018\u201c]*)?"
+#: The verb and the address, and nothing else but when ("email ops@x.io", "post in #dev when
+#: done", "notify #ops once it is finished").
+_ONLY_SENDING = re.compile(_SENDING_TO + SAID_WHEN + r"\W*$", re.IGNORECASE)
 
 
 def _says_more(clause: str, tool_words: frozenset[str] = frozenset()) -> bool:

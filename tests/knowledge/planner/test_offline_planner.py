@@ -1428,6 +1428,10 @@ def test_the_text_is_what_the_clause_says_beside_naming_the_tool(
     [
         "deploy kaizen to staging; once that's taken care of ping me on #dev",
         "deploy kaizen to staging. Once it is all sorted out post to #dev",
+        # posted in a channel, and when, say no text of their own
+        "deploy kaizen to staging and post in #dev",
+        "deploy kaizen to staging and post in #dev when done",
+        "deploy kaizen to staging and notify #dev when finished",
     ],
 )
 def test_a_step_after_it_is_done_with_no_comma_tells_what_the_step_before_did(
