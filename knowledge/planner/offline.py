@@ -69,11 +69,14 @@ _ONLY_TELLS = re.compile(
 #: A pronoun that names what the step before acted on ("scale checkout, then check its
 #: status").
 _PRONOUN = re.compile(r"\b(?:its|it|their|them|they)\b", re.IGNORECASE)
-_REFERS_BACK = re.compile(
-    r"\b(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
-    r"list|details|data|findings|answer|response|confirmation|status)|a confirmation)\b",
-    re.IGNORECASE,
+_REFERENCE = (
+    r"(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
+    r"list|details|data|findings|answer|response|confirmation|status)|a confirmation|"
+    r"what(?:ever)? (?:you|it|they|we) (?:find|found|get|got|see|saw|learn|learned))"
 )
+_REFERS_BACK = re.compile(rf"\b{_REFERENCE}\b", re.IGNORECASE)
+#: A text that only refers back ("the results", "whatever you find"): it says nothing itself.
+_ONLY_A_REFERENCE = re.compile(rf"^{_REFERENCE}$", re.IGNORECASE)
 
 
 class OfflinePlanner:
@@ -174,10 +177,15 @@ class OfflinePlanner:
                 and pick.clause.start <= m.start < pick.clause.end
                 and len(m.value.split()) >= MESSAGE_WORDS  # a message, not a title or a file
             }
-            if previous is not None and (_REFERS_BACK.search(said) or _ONLY_TELLS.match(said)):
-                _feed_from(previous, params, schema, keep=quoted)
+            fed = (
+                previous is not None
+                and bool(_REFERS_BACK.search(said) or _ONLY_TELLS.match(said))
+                and _feed_from(previous, params, schema, keep=quoted)
+            )
             if previous is not None and _ONLY_TELLS.match(said):  # "then email ops@x.io"
                 _name_after(steps[-1], pick.clause.text, params, schema, filled.missing)
+            elif fed:  # "then email the results to ops@x.io": the subject is the tests too
+                _name_after(steps[-1], "", params, schema, filled.missing)
             shared = params_of.get(id(pick.again_of), {})
             acted_on_before = self._acted_on(steps[-1]) if steps else None
             referred = acted_on_before if _PRONOUN.search(said) else None
@@ -419,15 +427,17 @@ def _rejected_params(
 
 def _feed_from(
     previous: str, params: dict[str, Any], schema: dict[str, Any], *, keep: set[str]
-) -> None:
+) -> bool:
     """Point the first free-text param at the previous step's output, unless it holds one of
-    the values to ``keep``."""
+    the values to ``keep``; whether it did."""
     properties = schema.get("properties") or {}
     for name in properties:
         if name.lower() in ("text", "message", "content", "body", "summary", "data", "input"):
-            if params.get(name) not in keep:
-                params[name] = "{{ steps." + previous + ".output }}"
-            return
+            if params.get(name) in keep:
+                return False
+            params[name] = "{{ steps." + previous + ".output }}"
+            return True
+    return False
 
 
 def _name_after(
@@ -438,14 +448,21 @@ def _name_after(
     missing: Sequence[str],
 ) -> None:
     """A free-text param other than the one fed the step's output (an email's subject) that
-    is missing or holds only the words of a clause saying whom to tell ("then email
-    ops@x.io", "notify ops via email ops@x.io") says what the step before did ("run the
-    tests for repo kaizen")."""
+    is missing, only refers back ("the results") or holds only the words of a ``clause``
+    saying whom to tell ("then email ops@x.io", "notify ops via email ops@x.io") says what
+    the step before did ("run the tests for repo kaizen")."""
     properties = schema.get("properties") or {}
     for name in properties:
         value = params.get(name)
         unsaid = name in missing and name not in params
-        own_words = isinstance(value, str) and "{{" not in value and value.lower() in clause.lower()
+        own_words = (
+            isinstance(value, str)
+            and "{{" not in value
+            and (
+                bool(_ONLY_A_REFERENCE.match(value.strip()))
+                or (clause and value.lower() in clause.lower())
+            )
+        )
         if (unsaid or own_words) and is_free_text(name, properties.get(name) or {}):
             params[name] = step.get("description") or step["tool"]
 

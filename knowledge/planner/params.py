@@ -361,7 +361,8 @@ def fill_params(
                     found
                     for excluded in (used | taken, taken)  # another step's too, as a last resort
                     for passage in near
-                    if (found := _object_of(name, verbs, initials, passage, excluded)) is not None
+                    if (found := _object_of(name, verbs, initials, passage, excluded, tool_words))
+                    is not None
                 ),
                 None,
             )
@@ -547,15 +548,22 @@ _NO_OBJECT = frozenset(
 
 
 def _object_of(
-    name: str, verbs: Sequence[str], initials: set[str], clause: Passage, exclude: set[int]
+    name: str,
+    verbs: Sequence[str],
+    initials: set[str],
+    clause: Passage,
+    exclude: set[int],
+    tool_words: frozenset[str] = frozenset(),
 ) -> Mention | None:
     """The lower-case name right after one of the tool's ``verbs`` (the words of its name
     that are not the param's), as chat-ops commands are written: "deploy billing to
     production", "roll back auth", "scale checkout to 12", "the status of auth"; ``initials``
-    (of the tool's name words) stand for them too ("a PR on kaizen")."""
+    (of the tool's name words) stand for them too ("a PR on kaizen"). A word of the tool's
+    own text (``tool_words``) is what it acts through, not a name: "on-call" in "page
+    on-call for auth" ("Page the on-call engineer …")."""
     own = set(identifier_words(name).lower().split())
-    words = {v.lower() for v in verbs}
-    actions = (words | {i.lower() for i in initials}) - own  # "open a PR on kaizen"
+    verb_words = {v.lower() for v in verbs}
+    actions = (verb_words | {i.lower() for i in initials}) - own  # "open a PR on kaizen"
     if not actions:
         return None
     text = clause.text  # up to what a colon says: "page the on-call for billing: db is down"
@@ -579,7 +587,8 @@ def _object_of(
             (match in (last, condition) or verb in actions or verb + particle in actions)
             and value not in _NOT_A_NAME
             and value not in _NO_OBJECT
-            and value not in own | set(words)
+            and value not in own | verb_words
+            and not (tool_words and set(words(value)) <= tool_words)
             and start not in exclude
         ):
             return Mention(

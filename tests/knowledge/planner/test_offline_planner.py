@@ -1108,6 +1108,20 @@ def test_telling_an_address_is_a_message_there_about_the_step_before(
     assert "{{ steps." + first.id + ".output }}" in message.params.values()
 
 
+def test_what_the_step_before_found_is_what_to_post(planner):
+    search, post = planned(
+        planner, "search the logs for 'connection refused' and post what you find to #ops"
+    ).blueprint.steps
+    assert search.params == {"query": "connection refused"}
+    assert post.params == {"channel": "#ops", "text": "{{ steps." + search.id + ".output }}"}
+
+
+def test_a_word_of_the_tools_own_text_is_no_name_it_acts_on(planner):
+    """ "on-call" is who a page goes to ("Page the on-call engineer …"), not the service."""
+    (page,) = planned(planner, "page on-call for auth: login is broken").blueprint.steps
+    assert page.params == {"service": "auth", "message": "login is broken"}
+
+
 def test_the_initials_of_the_tools_name_are_no_value(planner):
     """'PR' in 'Open a PR' is the pull request itself: neither its title nor its repo."""
     step = planned(planner, "Open a PR for repo kaizen").blueprint.steps[0]
@@ -1451,6 +1465,9 @@ def test_a_step_after_it_is_done_with_no_comma_tells_what_the_step_before_did(
     [
         "run the tests for repo kaizen, then email ops@x.io",
         "run the tests for repo kaizen, then notify ops via email ops@x.io",
+        # what it sends only refers back: no subject of its own to ask for
+        "run the tests for repo kaizen, then email the results to ops@x.io",
+        "run the tests for repo kaizen and send them to ops@x.io",
     ],
 )
 def test_an_email_that_only_says_whom_to_tell_is_about_the_step_before(planner, request_text):
