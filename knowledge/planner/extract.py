@@ -265,6 +265,12 @@ _ENTITY = re.compile(
     _NAME_WORD + r"(?:\s+(?:of\s+|the\s+|de\s+|and\s+)?(?:" + _NAME_WORD + r"|\d+))*"
 )
 
+#: A lower-case name given as one ("an event called standup", "a channel named ops-alerts").
+_CALLED = re.compile(
+    r"\b(?:called|named|titled)\s+(?P<name>(?!(?:a|an|the|it|that|this|after|for|by)\b)"
+    r"[a-z][\w-]*(?:\.[\w-]+)*)"
+)
+
 
 def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
     """Every value in ``text``, in order; overlapping matches keep the first kind listed
@@ -351,6 +357,12 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
             continue
         taken.append((start, end))
         found.append(Mention(kind="entity", text=raw, value=raw, start=start, end=end))
+    for match in _CALLED.finditer(text):
+        start, end = match.span("name")
+        if free(start, end):
+            taken.append((start, end))
+            name = match.group("name")
+            found.append(Mention(kind="entity", text=name, value=name, start=start, end=end))
     found = [
         m.model_copy(update={"kind": "number"})
         if m.kind == "phone" and _NUMBER_OF_AN_ACCOUNT.search(text[max(0, m.start - 40) : m.start])

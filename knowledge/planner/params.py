@@ -255,6 +255,12 @@ def fill_params(
         ),
     )
     props = {n: properties[n] if isinstance(properties[n], dict) else {} for n in order}
+    options = frozenset(  # "staging" in "deploy in staging" is an environment, not the service
+        word
+        for prop in props.values()
+        for option in prop.get("enum") or ()
+        for word in words(str(option))
+    )
     examples = {n: tuple(param_examples(props[n])) for n in order if "enum" not in props[n]}
     for passage in passages:  # a value the param's schema lists as an example is surely its
         for name, listed in examples.items():
@@ -361,7 +367,11 @@ def fill_params(
                     found
                     for excluded in (used | taken, taken)  # another step's too, as a last resort
                     for passage in near
-                    if (found := _object_of(name, verbs, initials, passage, excluded, tool_words))
+                    if (
+                        found := _object_of(
+                            name, verbs, initials, passage, excluded, tool_words | options
+                        )
+                    )
                     is not None
                 ),
                 None,
@@ -433,12 +443,16 @@ def _labelled(
     exclude: set[int],
 ) -> Mention | None:
     """A value of a kind the param wants that ``clause`` labels with the param's own word,
-    right after it: "titled 'Faster search'" (a title), "repo 'kaizen'", "title: Q3 plan"."""
+    right after it: "titled 'Faster search'" (a title), "repo 'kaizen'", "title: Q3 plan";
+    for what a thing is called, also "called" or "named" ("a PR called 'Bump deps'")."""
     kinds = wanted_kinds(name, prop)
     label = _label(name)
     if not kinds or label is None:
         return None
-    labelled = re.compile(rf"\b{label}\w*\s*(?:(?:is|as|called|named|of)\s+|:\s*)?$", re.I)
+    called = r"|\b(?:called|named|titled)\s*" if _CALLED_PARAMS.match(name.lower()) else ""
+    labelled = re.compile(
+        rf"(?:\b{label}\w*\s*(?:(?:is|as|called|named|of)\s+|:\s*)?{called})$", re.I
+    )
     return next(
         (
             mention
@@ -453,6 +467,8 @@ def _labelled(
     )
 
 
+#: Params for what a thing is called: "called", "named" and "titled" label their value.
+_CALLED_PARAMS = re.compile(r"^(?:title|name|subject|display_name|label)$")
 #: Words that are no name before a param's word ("the new service", "the other repo").
 _NOT_A_NAME = frozenset(
     """a all an another any each every existing first last main my new next old other our
@@ -521,18 +537,27 @@ def _initials(words: Sequence[str]) -> set[str]:
 _WHEN_WORD = r"(?i:soon|now|today|tonight|tomorrow|asap|again|please)"
 #: A verb (with its particle: "roll back", "spin up") and the lower-case name right after it,
 #: then a preposition or the end of the clause: "deploy billing to production".
-_VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests for kaizen")
-    r"(?=(?:(?i:\b(?:(?:the|a|an)\s+(?:[a-z]+\s+)?|[a-z]+\s+)(?=\w+\s+(?:of|for|on|in)\b))"
-    r"|^|(?i:\b(?:please|pls|plz|then|and|also|now|just|to|you)\s+))"
+_OBJECT_AFTER_VERB = (
     r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off|of|for|on|in))?\s+"
     rf"(?P<name>{_BARE_NAME})"
     r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called)\b"
     rf"|\s+{_WHEN_WORD}\W*$|\s*[,;.?!]|\s*$))"
 )
-#: A lower-case name after "for" that ends the clause ("page the on-call for billing"), or
-#: that what it is about follows ("page the on-call for billing about the failed deploy").
+_VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests for kaizen")
+    r"(?=(?:(?i:\b(?:(?:the|a|an)\s+(?:[a-z]+\s+)?|[a-z]+\s+)(?=\w+\s+(?:of|for|on|in)\b))"
+    r"|^|(?i:\b(?:please|pls|plz|then|and|also|now|just|to|you)\s+))" + _OBJECT_AFTER_VERB
+)
+#: The same, the verb first: "deploy billing in staging", where the above reads "billing in
+#: staging" as "the status of auth".
+_VERB_FIRST_OBJECT = re.compile(
+    r"(?=(?:^|(?i:\b(?:please|pls|plz|then|and|also|now|just|to|you)\s+))" + _OBJECT_AFTER_VERB
+)
+#: A lower-case name after "for", "on" or "in" that ends the clause ("page the on-call for
+#: billing", "open a PR titled 'Bump deps' on kaizen"), or that what it is about follows
+#: ("page the on-call for billing about the failed deploy").
 _FOR_LAST = re.compile(
-    rf"\bfor\s+(?P<name>{_BARE_NAME})(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b))"
+    rf"\b(?:for|on|in)\s+(?P<name>{_BARE_NAME})"
+    r"(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b))"
 )
 #: What a condition says is in some state: the name a step acts on ("if billing is down,
 #: page the on-call").
@@ -559,8 +584,8 @@ def _object_of(
     that are not the param's), as chat-ops commands are written: "deploy billing to
     production", "roll back auth", "scale checkout to 12", "the status of auth"; ``initials``
     (of the tool's name words) stand for them too ("a PR on kaizen"). A word of the tool's
-    own text (``tool_words``) is what it acts through, not a name: "on-call" in "page
-    on-call for auth" ("Page the on-call engineer …")."""
+    own text or one of its params' options (``tool_words``) is no name: "on-call" in "page
+    on-call for auth" ("Page the on-call engineer …"), "staging" in "deploy in staging"."""
     own = set(identifier_words(name).lower().split())
     verb_words = {v.lower() for v in verbs}
     actions = (verb_words | {i.lower() for i in initials}) - own  # "open a PR on kaizen"
@@ -572,7 +597,7 @@ def _object_of(
         text = text[: text.rindex(message)].rstrip(" :")
     said = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
     last = _FOR_LAST.search(text)
-    matches = list(_VERB_OBJECT.finditer(text))
+    matches = [*_VERB_OBJECT.finditer(text), *_VERB_FIRST_OBJECT.finditer(text)]
     if last is not None and actions & said:  # "page the on-call for billing"
         matches.append(last)
     condition = _CONDITION_SUBJECT.match(text)

@@ -447,3 +447,19 @@ def test_a_long_number_labelled_as_a_cards_or_accounts_is_no_phone(text, kind, v
 )
 def test_a_sentences_first_word_in_some_state_is_a_name(text, names):
     assert of_kind(text, "entity") == names
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("create an event called standup at 9am", "standup"),
+        ("a channel named ops-alerts", "ops-alerts"),
+        ("open a PR titled fix-login", "fix-login"),
+    ],
+)
+def test_a_lower_case_name_given_as_one_is_a_name(text, name):
+    assert ("entity", name) in [(m.kind, m.value) for m in find_mentions(text)]
+
+
+def test_called_before_an_article_or_pronoun_gives_no_name():
+    assert not [m for m in find_mentions("a script called by the cron job") if m.kind == "entity"]

@@ -1116,6 +1116,48 @@ def test_what_the_step_before_found_is_what_to_post(planner):
     assert post.params == {"channel": "#ops", "text": "{{ steps." + search.id + ".output }}"}
 
 
+@pytest.mark.parametrize(
+    ("request_text", "params"),
+    [
+        ("open a PR on kaizen called 'Bump deps'", {"repo": "kaizen", "title": "Bump deps"}),
+        ("open a PR called fix-login on kaizen", {"repo": "kaizen", "title": "fix-login"}),
+        ("open a PR titled 'Bump deps' on kaizen", {"repo": "kaizen", "title": "Bump deps"}),
+    ],
+)
+def test_what_a_thing_is_called_is_its_title_and_where_is_its_repo(planner, request_text, params):
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert step.params == params
+
+
+def test_a_lower_case_name_after_called_is_the_title(planner):
+    (event,) = planned(
+        planner, "create a calendar event called standup tomorrow at 9am"
+    ).blueprint.steps
+    assert event.params == {"title": "standup", "date": "2024-03-11", "time": "9am"}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "tool", "params"),
+    [
+        ("what issues are open on kaizen?", "github.list_issues", {"repo": "kaizen"}),
+        (
+            "deploy billing in staging",
+            "deploy.service",
+            {"service": "billing", "environment": "staging"},
+        ),
+        # an option of a param names no service
+        (
+            "deploy in staging",
+            "deploy.service",
+            {"service": "{{ inputs.service_service }}", "environment": "staging"},
+        ),
+    ],
+)
+def test_a_name_the_clause_ends_on_is_what_the_step_acts_on(planner, request_text, tool, params):
+    (step,) = planned(planner, request_text).blueprint.steps
+    assert (step.tool, step.params) == (tool, params)
+
+
 def test_a_word_of_the_tools_own_text_is_no_name_it_acts_on(planner):
     """ "on-call" is who a page goes to ("Page the on-call engineer …"), not the service."""
     (page,) = planned(planner, "page on-call for auth: login is broken").blueprint.steps
