@@ -71,7 +71,7 @@ _ONLY_TELLS = re.compile(
 _PRONOUN = re.compile(r"\b(?:its|it|their|them|they)\b", re.IGNORECASE)
 _REFERENCE = (
     r"(?:it|them|that|this|those|these|the (?:result|results|output|outcome|summary|report|"
-    r"list|details|data|findings|answer|response|confirmation|status)|a confirmation|"
+    r"list|details|data|findings|answer|response|confirmation|status|link|url)|a confirmation|"
     r"what(?:ever)? (?:you|it|they|we) (?:find|found|get|got|see|saw|learn|learned))"
 )
 _REFERS_BACK = re.compile(rf"\b{_REFERENCE}\b", re.IGNORECASE)

@@ -540,7 +540,8 @@ _WHEN_WORD = r"(?i:soon|now|today|tonight|tomorrow|asap|again|please)"
 _OBJECT_AFTER_VERB = (
     r"(?P<verb>(?i:[a-z]+))(?:\s+(?P<particle>back|up|down|out|over|off|of|for|on|in))?\s+"
     rf"(?P<name>{_BARE_NAME})"
-    r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called)\b"
+    r"(?=\s+(?:to|in|on|from|at|for|with|by|and|then|titled|named|called|if|when|once|unless|"
+    r"before|after|while|because|since)\b|['\u2019]s\s"
     rf"|\s+{_WHEN_WORD}\W*$|\s*[,;.?!]|\s*$))"
 )
 _VERB_OBJECT = re.compile(  # in a lookahead: matches may overlap ("run tests for kaizen")

@@ -1108,6 +1108,14 @@ def test_telling_an_address_is_a_message_there_about_the_step_before(
     assert "{{ steps." + first.id + ".output }}" in message.params.values()
 
 
+def test_the_link_to_what_the_step_before_made_is_what_to_post(planner):
+    ticket, post = planned(
+        planner, "file a ticket about the login bug and post the link in #dev"
+    ).blueprint.steps
+    assert ticket.params == {"summary": "the login bug"}
+    assert post.params == {"channel": "#dev", "text": "{{ steps." + ticket.id + ".output }}"}
+
+
 def test_what_the_step_before_found_is_what_to_post(planner):
     search, post = planned(
         planner, "search the logs for 'connection refused' and post what you find to #ops"
@@ -1145,6 +1153,8 @@ def test_a_lower_case_name_after_called_is_the_title(planner):
             "deploy.service",
             {"service": "billing", "environment": "staging"},
         ),
+        ("roll back billing if it's unhealthy", "deploy.rollback", {"service": "billing"}),
+        ("check billing's status", "status.check", {"service": "billing"}),
         # an option of a param names no service
         (
             "deploy in staging",
