@@ -556,7 +556,7 @@ _VERB_FIRST_OBJECT = re.compile(
 #: A lower-case name after "for", "on" or "in" that ends the clause ("page the on-call for
 #: billing", "open a PR titled 'Bump deps' on kaizen"), or that what it is about follows
 #: ("page the on-call for billing about the failed deploy").
-_FOR_LAST = re.compile(
+_NAME_ENDING_CLAUSE = re.compile(
     rf"\b(?:for|on|in)\s+(?P<name>{_BARE_NAME})"
     r"(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b))"
 )
@@ -597,7 +597,7 @@ def _object_of(
     if message:
         text = text[: text.rindex(message)].rstrip(" :")
     said = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
-    last = _FOR_LAST.search(text)
+    last = _NAME_ENDING_CLAUSE.search(text)
     matches = [*_VERB_OBJECT.finditer(text), *_VERB_FIRST_OBJECT.finditer(text)]
     if last is not None and actions & said:  # "page the on-call for billing"
         matches.append(last)
