@@ -555,15 +555,21 @@ _VERB_FIRST_OBJECT = re.compile(
 )
 #: A lower-case name after "for", "on" or "in" that ends the clause ("page the on-call for
 #: billing", "open a PR titled 'Bump deps' on kaizen"), or that what it is about follows
-#: ("page the on-call for billing about the failed deploy").
+#: ("page the on-call for billing about the failed deploy"), or that only succeeding follows
+#: ("once the tests on kaizen pass").
 _NAME_ENDING_CLAUSE = re.compile(
     rf"\b(?:for|on|in)\s+(?P<name>{_BARE_NAME})"
-    r"(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b))"
+    r"(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b)|\s+(?=(?:pass(?:es)?|succeeds?)\W*$))"
 )
 #: What a condition says is in some state: the name a step acts on ("if billing is down,
 #: page the on-call").
 _CONDITION_SUBJECT = re.compile(
-    rf"^(?i:if|when|once|whenever)\s+(?:the\s+)?(?P<name>{_BARE_NAME})\s*" + IN_A_STATE
+    rf"^(?i:if|when|once|whenever)\s+(?P<the>the\s+)?(?P<name>{_BARE_NAME})\s*" + IN_A_STATE
+)
+#: Being finished, said of a task: "once the build is green", "when the migration is done"
+#: wait for a task ("the build"), not for a service named so.
+_FINISHED = re.compile(
+    r"(?:green|done|ready|finished|complete|completed|deployed|merged)\W*$", re.IGNORECASE
 )
 #: Words right after a verb that are no name ("deploy it to staging").
 _NO_OBJECT = frozenset(
@@ -602,6 +608,8 @@ def _object_of(
     if last is not None and actions & said:  # "page the on-call for billing"
         matches.append(last)
     condition = _CONDITION_SUBJECT.match(text)
+    if condition is not None and condition.group("the") and _FINISHED.search(condition.group(0)):
+        condition = None  # "once the build is green": a task, no name
     if condition is not None:  # "if billing is down"
         matches.append(condition)
     for match in matches:

@@ -9,11 +9,14 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge.search.lexical import QUOTED, literally
 
-#: Sentence and line ends, commas and the connectives that chain actions (the word is captured).
+#: Sentence and line ends, commas and the connectives that chain actions (the word is captured),
+#: and a trailing condition that something succeeds ("deploy billing when the tests pass").
 _BOUNDARY = re.compile(
     r"(?:(?<=[.;!?])\s+|\s*\n\s*|,?\s+(?P<word>and then|then|after that|afterwards|"
     r"after which|finally|lastly|and also|also|and|once|before|after|as well as|meanwhile|"
     r"while|but)\s+|"
+    r",?\s+(?P<gate>when|if)\s+(?=[^,.;!?\n]{1,60}?\b(?:pass(?:es)?|succeeds?|(?:is|are) green|"
+    r"go(?:es)? through)\W*(?:$|[.;!?\n]))|"
     r",(?!\s*(?:19|20)\d\d\b)\s+)",
     re.IGNORECASE,
 )
@@ -45,11 +48,11 @@ PARALLEL_WORDS = frozenset(
 )
 #: Connectives joining a clause mid-sentence that make it happen first ("call a taxi once the
 #: books arrive": the arrival comes first).
-_CONDITION_WORDS = frozenset({"after", "once"})
+_CONDITION_WORDS = frozenset({"after", "once", "when", "if"})
 #: Connectives after which a clause that starts with its subject only says when ("book a cab
 #: once the books arrive", "tidy up before they arrive", "while I relax, …"): an event, not
 #: a request. What the speaker does next may be a step ("… before I proceed to borrow it").
-_EVENT_WORDS = frozenset({"once", "before", "after", "while", "when", "until"})
+_EVENT_WORDS = frozenset({"once", "before", "after", "while", "when", "until", "if"})
 _SUBJECT_FIRST = re.compile(
     r"(?:the|a|an|my|our|his|her|their|its|this|that|these|those|it|they|he|she|"
     r"everything|everyone|all)\b",
@@ -105,6 +108,13 @@ _SUCCEEDS = r".*\b(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)\W
 #: A condition that something succeeds ("if the tests pass", "once the build is green").
 _GATE = re.compile(r"^(?:if|once|when|after)\b" + _SUCCEEDS, re.IGNORECASE)
 _SUCCESS = re.compile(_SUCCEEDS, re.IGNORECASE)
+#: What a condition waits on to succeed, when it names it ("once the tests on kaizen pass" →
+#: "the tests on kaizen"; not "when they pass").
+_GATED = re.compile(
+    r"^(?:(?:if|once|when|whenever|after)\s+)?(?P<what>(?:the|a|an|my|our|this|that|these|"
+    r"those)\s+.+?)\s+(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)\W*$",
+    re.IGNORECASE,
+)
 #: Being in a state a service or a build can be in ("is down", "'s not ready", "looks
 #: unhealthy", "keeps crashing").
 IN_A_STATE = (
@@ -358,8 +368,16 @@ class Clause(BaseModel):
         answer out. MiniLM matches a question poorly to the tool that answers it: "is
         checkout healthy" scores 0.14 against "Check the health status of a service",
         "find out is checkout healthy" 0.29. Only the embedding reads it so: the words
-        "find out" point at no tool named with them."""
-        return asked_as_request(self.meaning) if self.question else self.meaning
+        "find out" point at no tool named with them. A condition that something succeeds
+        reads as running it: "the tests on kaizen pass" scores 0.25 against "Run the test
+        suite of a repository in CI", "run the tests on kaizen" 0.51."""
+        if self.question:
+            return asked_as_request(self.meaning)
+        if self.gates:
+            gated = _GATED.match(self.meaning)
+            if gated is not None:  # "… once the tests on kaizen pass": they are to run
+                return f"run {gated.group('what')}"
+        return self.meaning
 
 
 def asked_as_request(question: str) -> str:
@@ -518,7 +536,7 @@ def read_clauses(text: str) -> list[Clause]:
         if (match.group("word") or "").lower() == "also" and _SUBJECT.match(before.strip()):
             continue  # "I'm also looking to …": an adverb of the clause it is in
         pieces.append((position, match.start(), connective))
-        connective = (match.group("word") or "").lower()
+        connective = (match.group("word") or match.group("gate") or "").lower()
         position = match.end()
     pieces.append((position, len(text), connective))
     pieces = [part for piece in pieces for part in _split_gate(text, *piece)]

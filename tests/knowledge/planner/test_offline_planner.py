@@ -1218,6 +1218,42 @@ def test_a_step_that_must_succeed_first_is_run_first(planner):
     assert deploy.depends_on == [tests.id]
 
 
+@pytest.mark.parametrize(
+    ("request_text", "repo"),
+    [
+        ("deploy billing to staging if the tests on kaizen pass", "kaizen"),
+        ("deploy billing to staging when the tests for repo kaizen pass", "kaizen"),
+        ("once the tests on kaizen pass, deploy billing to staging", "kaizen"),
+        # "the build" is what to run, not a repo named "build": the repo is asked for
+        ("once the build is green, deploy billing to staging", None),
+    ],
+)
+def test_a_success_waited_on_runs_first_with_what_it_names(planner, request_text, repo):
+    result = planned(planner, request_text)
+    tests, deploy = result.blueprint.steps
+    assert tests.tool == "ci.run_tests"
+    assert (deploy.tool, dict(deploy.params)) == (
+        "deploy.service",
+        {"service": "billing", "environment": "staging"},
+    )
+    assert deploy.depends_on == [tests.id]
+    if repo is None:
+        assert tests.params["repo"] == "{{ inputs.run_tests_repo }}"
+    else:
+        assert tests.params["repo"] == repo
+
+
+def test_a_success_of_a_step_asked_before_gates_the_step_after_it(planner):
+    """ "run the tests on kaizen and deploy billing when they pass": the deploy waits for the
+    test run asked for before it; "they pass" is no second run."""
+    tests, deploy = planned(
+        planner, "run the tests on kaizen and deploy billing when they pass"
+    ).blueprint.steps
+    assert (tests.tool, tests.params["repo"]) == ("ci.run_tests", "kaizen")
+    assert (deploy.tool, deploy.params["service"]) == ("deploy.service", "billing")
+    assert deploy.depends_on == [tests.id]
+
+
 def test_a_success_condition_without_a_comma_still_gates_the_step_after_it(planner):
     """'if they pass deploy kaizen' (no comma) is the condition and the deploy, not one
     clause that asks for nothing."""

@@ -330,6 +330,51 @@ def test_an_event_of_success_gates_what_asks_for_it():
 
 
 @pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("deploy billing when the tests pass", "when"),
+        ("deploy billing to staging if the tests on kaizen pass", "if"),
+        ("restart the api when the migration succeeds", "when"),
+        ("post to #dev if the build is green", "if"),
+    ],
+)
+def test_a_trailing_condition_that_something_succeeds_gates_what_comes_before(text, word):
+    """ "when" and "if" before a success at the end of a request split it like "once": the
+    success is a step to run first."""
+    step, gate = clauses_of(text)
+    assert step.asks and not step.gates
+    assert (gate.connective, gate.event, gate.gates, gate.earlier) == (word, True, True, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a condition on how something is, or a "when" that is no success: one clause
+        "page the on-call if billing is down",
+        "tell me when you are ready",
+        "remind me when the meeting starts",
+        "deploy billing when the tests pass on staging",
+    ],
+)
+def test_a_trailing_when_or_if_that_is_no_success_splits_nothing(text):
+    assert [c.text for c in clauses_of(text)] == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("deploy billing once the tests on kaizen pass", "run the tests on kaizen"),
+        ("deploy billing when the build is green", "run the build"),
+        # the one waited on is no thing named: the words as they are (after the clause
+        # before, since alone they say too little)
+        ("deploy billing once they pass", "deploy billing, they pass"),
+    ],
+)
+def test_a_success_waited_on_is_embedded_as_running_it(text, asked):
+    assert clauses_of(text)[1].asked == asked
+
+
+@pytest.mark.parametrize(
     "lead", ["To round things up", "To wrap it all up", "To finish it all off", "To sum up"]
 )
 def test_a_phrase_that_ends_the_list_is_a_finally_not_a_clause(lead):
