@@ -35,6 +35,7 @@ from knowledge.planner.params import (
     is_free_text,
     is_identifier,
     names_a_thing,
+    news_about,
 )
 from knowledge.planner.phrases import ToolPhrases
 from knowledge.planner.result import PlanPath, PlanResult, Retrieval, elapsed_ms
@@ -43,6 +44,7 @@ from knowledge.search.catalog import identifier_words
 from knowledge.search.clauses import MESSAGE_WORDS, Clause, read_clauses, without_message
 from knowledge.search.exemplars import ExemplarHit
 from knowledge.search.index import ToolIndex
+from knowledge.search.lexical import words
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,8 @@ class OfflinePlanner:
         """The name ``step`` acts on, as the request said it: its first param that names a
         thing and holds one word (an identifier such as "checkout", not "123 Main Street" nor
         "Dr. Smith": "it" may mean anything said before), not an input to ask for or another
-        step's output."""
+        step's output. A step that only tells (a channel and a message) acts on what its
+        message is about: "tell #ops that billing is rolling back, then roll it back"."""
         properties = self.registry.get(step["tool"]).spec.params_schema.get("properties") or {}
         for name, value in step["params"].items():
             if (
@@ -302,7 +305,17 @@ class OfflinePlanner:
                 and names_a_thing(name, properties.get(name) or {})
             ):
                 return value
+        for name, value in step["params"].items():
+            if isinstance(value, str) and is_free_text(name, properties.get(name) or {}):
+                about = news_about(value)
+                if about is not None and not self._names_a_tool(about):
+                    return about  # not "deploy is done": a task, no name
         return None
+
+    def _names_a_tool(self, word: str) -> bool:
+        """Whether ``word`` is a word of some tool's name ("deploy", "tests")."""
+        terms = set(words(word))
+        return any(terms & self.index.name_words(name) for name in self.index.names)
 
     def _depends_on(
         self, position: int, pick: Pick, picks: Sequence[Pick], ids: Sequence[str]

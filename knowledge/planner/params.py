@@ -901,6 +901,30 @@ def is_identifier(value: object) -> bool:
     return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
 
 
+#: A message that opens with what it tells about, then how that is: "billing is rolling
+#: back", "checkout's down", "the api keeps crashing".
+_NEWS_ABOUT = re.compile(
+    rf"^(?:the\s+)?(?P<name>{_BARE_NAME})(?:\s+(?:is|are|was|were|has been|have been|keeps|"
+    r"looks|seems)\b|'s\s)"
+)
+#: Words that open a message as its subject but name nothing ("we are rolling back").
+_NO_SUBJECT = frozenset(
+    """i we you he she they it there here what who everyone everybody someone somebody
+    nobody something nothing everything""".split()  # noqa: SIM905
+)
+
+
+def news_about(message: str) -> str | None:
+    """The lower-case name a message opens with, before how it is: "billing is rolling back"
+    → "billing"; ``None`` for "we are rolling back" or "Billing is down" (a sentence's
+    capital says nothing of a name)."""
+    match = _NEWS_ABOUT.match(message.strip())
+    if match is None:
+        return None
+    name = match.group("name")
+    return None if name in _NOT_A_NAME | _NO_OBJECT | _NO_SUBJECT else name
+
+
 def is_free_text(name: str, schema: dict[str, Any]) -> bool:
     """Whether the param ``name`` (with ``schema``) takes free text to say or write: a
     message, a summary, a note, a query."""

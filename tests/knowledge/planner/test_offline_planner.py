@@ -1418,6 +1418,34 @@ def test_a_pronoun_names_what_the_step_before_acted_on(planner, request_text, to
     assert (then.tool, then.params[param]) == (tool, acted_on)
 
 
+@pytest.mark.parametrize(
+    ("request_text", "tool", "service"),
+    [
+        ("tell #ops that billing is rolling back, then roll it back", "deploy.rollback", "billing"),
+        (
+            "text 555-123-4567 that the api keeps crashing, then page the on-call for it",
+            "pagerduty.page",
+            "api",
+        ),
+    ],
+)
+def test_a_pronoun_after_a_message_names_what_the_message_is_about(
+    planner, request_text, tool, service
+):
+    """A step that only tells acts on what it tells about: "it" is that."""
+    _, then = planned(planner, request_text).blueprint.steps
+    assert (then.tool, then.params["service"]) == (tool, service)
+
+
+@pytest.mark.parametrize("message", ["we are rolling back", "deploy is done", "tests are green"])
+def test_a_pronoun_after_a_message_about_no_name_is_asked_for(planner, message):
+    """ "we are rolling back" tells about nobody named, "deploy is done" about a task: the
+    service is asked for."""
+    result = planned(planner, f"post '{message}' to #ops, then roll it back")
+    rollback = next(s for s in result.blueprint.steps if s.tool == "deploy.rollback")
+    assert rollback.params["service"] == "{{ inputs.rollback_service }}"
+
+
 def test_a_pronoun_does_not_stand_for_a_title_of_several_words(planner):
     """'its' after an event titled 'Team Retro' names no service: the service is asked for."""
     _, check = planned(

@@ -13,6 +13,7 @@ from knowledge.planner.params import (
     Passage,
     fill_params,
     needed_addresses,
+    news_about,
     wanted_kinds,
 )
 from knowledge.search.lexical import words
@@ -751,3 +752,23 @@ def test_a_quoted_message_is_what_a_message_param_says_but_a_labelled_title_stay
     filled = fill(event, "create an event titled 'Review the Q3 plan now'")
     assert filled.params["title"] == "Review the Q3 plan now"
     assert filled.params.get("body") != "Review the Q3 plan now"
+
+
+@pytest.mark.parametrize(
+    ("message", "about"),
+    [
+        ("billing is rolling back", "billing"),
+        ("the api keeps crashing", "api"),
+        ("checkout's down again", "checkout"),
+        ("auth-v2 has been flaky all day", "auth-v2"),
+        # nobody named, or a sentence's capital: no name
+        ("we are rolling back", None),
+        ("it is down", None),
+        ("this is fine", None),
+        ("Billing is down", None),
+        ("deploy is done", "deploy"),
+        ("rolling back billing now", None),
+    ],
+)
+def test_a_message_names_what_it_tells_about_when_it_opens_with_it(message, about):
+    assert news_about(message) == about
