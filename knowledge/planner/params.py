@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples, without_examples
-from knowledge.search.clauses import ADDRESS, IN_A_STATE, MESSAGE_WORDS, said_after_colon
+from knowledge.search.clauses import ADDRESS, IN_A_STATE, MESSAGE_WORDS, STATE, said_after_colon
 from knowledge.search.lexical import TITLE_WORDS, literally, words
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
@@ -566,6 +566,11 @@ _NAME_ENDING_CLAUSE = re.compile(
 _CONDITION_SUBJECT = re.compile(
     rf"^(?i:if|when|once|whenever)\s+(?P<the>the\s+)?(?P<name>{_BARE_NAME})\s*" + IN_A_STATE
 )
+#: What a yes/no question asks the state of: the name a step acts on ("is billing down?",
+#: "are the auth pods healthy").
+_ASKED_ABOUT = re.compile(
+    rf"^(?i:is|are|was|were)\s+(?:the\s+)?(?P<name>{_BARE_NAME})\s+" + r"(?i:" + STATE + ")"
+)
 #: Being finished, said of a task: "once the build is green", "when the migration is done"
 #: wait for a task ("the build"), not for a service named so.
 _FINISHED = re.compile(
@@ -612,13 +617,20 @@ def _object_of(
         condition = None  # "once the build is green": a task, no name
     if condition is not None:  # "if billing is down"
         matches.append(condition)
+    asked_about = _ASKED_ABOUT.match(text)
+    if asked_about is not None:  # "is billing down?"
+        matches.append(asked_about)
     for match in matches:
         verb = (match.groupdict().get("verb") or "").lower()
         value = match.group("name")
         start = clause.start + match.start("name")
         particle = match.groupdict().get("particle") or ""
         if (
-            (match in (last, condition) or verb in actions or verb + particle in actions)
+            (
+                match in (last, condition, asked_about)
+                or verb in actions
+                or verb + particle in actions
+            )
             and value not in _NOT_A_NAME
             and value not in _NO_OBJECT
             and value not in own | verb_words

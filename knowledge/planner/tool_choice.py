@@ -59,6 +59,16 @@ class ChoiceSettings:
     """Least score for a clause that asks for something to become a step. On TaskBench 33 of
     the 43 picks scoring 0.30–0.32 were wrong; messages are matched without what they say
     (see :attr:`Clause.meaning`), so "send Dana a message that …" scores 0.42, not 0.315."""
+    accept_question: float = 0.28
+    """Least score for a direct question ("is payments down?") whose best tool leads the next
+    by :attr:`question_lead`: MiniLM matches a question less closely than a request ("find
+    out if payments is down" scores 0.30 against "Check the health status of a service"),
+    and a question asks for something whatever its words."""
+    question_lead: float = 0.1
+    accept_unsure_question: float = 0.45
+    """Least score for a direct question whose best tool leads by less than
+    :attr:`question_lead`: "who is on call?" fits checking a service's status (0.34) about
+    as well as paging the on-call (0.27), and answers to neither."""
     accept_scene: float = 0.45
     """Least score for a clause that only sets the scene ("I'm planning a trip to Paris")."""
     accept_scene_remembered: float = 0.5
@@ -377,6 +387,11 @@ class ToolChooser:
                 and float(scene[column]) >= self.settings.support
             ):
                 return min(self.settings.accept, self.settings.accept_supported)
+            if clause.question:
+                best, second = np.sort(scores[row])[::-1][:2]
+                if best - second >= self.settings.question_lead:  # "is payments down?"
+                    return self.settings.accept_question
+                return max(self.settings.accept, self.settings.accept_unsure_question)
             return self.settings.accept
         if clause.gates:
             return self.settings.accept  # "If the tests pass, deploy": run them, then deploy

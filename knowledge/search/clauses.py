@@ -117,12 +117,13 @@ _GATED = re.compile(
 )
 #: Being in a state a service or a build can be in ("is down", "'s not ready", "looks
 #: unhealthy", "keeps crashing").
-IN_A_STATE = (
-    r"(?:\b(?:is|are|was|were|looks?|seems?|keeps?)|'s)\s+(?:not\s+|still\s+|all\s+)?"
+STATE = (
+    r"(?:not\s+|still\s+|all\s+)?"
     r"(?:down|up|green|red|healthy|unhealthy|failing|crashing|flapping|erroring|restarting|"
     r"broken|slow|done|ready|finished|fine|ok|okay|complete|completed|deployed|merged|live|"
     r"stable|flaky|offline|degraded|unavailable|available)\b"
 )
+IN_A_STATE = r"(?:\b(?:is|are|was|were|looks?|seems?|keeps?)|'s)\s+" + STATE
 #: Being over, said of an event or a task ("once that's taken care of", "when the meeting is
 #: over"): a time, not a thing to act on.
 _OVER = (
@@ -381,8 +382,24 @@ class Clause(BaseModel):
 
 
 def asked_as_request(question: str) -> str:
-    """A direct question as the request it makes of the bot."""
+    """A direct question as the request it makes of the bot: "find out what's the p99
+    latency of checkout"; a yes/no question in the order of a statement ("is checkout
+    healthy" → "find out if checkout is healthy": 0.35 against "Check the health status of a
+    service", 0.29 as asked)."""
+    inverted = _YES_NO.match(question)
+    if inverted is not None:
+        subject, verb, rest = inverted.group("subject", "verb", "rest")
+        return f"find out if {subject} {verb.lower()} {rest}"
     return f"find out {question}"
+
+
+#: A yes/no question on how something is: the verb, a one-word subject (maybe after "the"),
+#: what is asked of it ("is checkout healthy", "are the builds green").
+_YES_NO = re.compile(
+    r"^(?P<verb>is|are|was|were)\s+(?P<subject>(?:(?:the|a|an|my|our)\s+)?[\w.-]+)\s+"
+    r"(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
 
 
 #: A quoted value of this many words or more is a message (what to write), not a title.

@@ -1510,6 +1510,27 @@ def test_a_question_plans_the_tool_that_answers_it(planner):
     assert weather.tool == "weather.get" and weather.params["city"] == "Paris"
 
 
+@pytest.mark.parametrize(
+    ("question", "service"),
+    [("is payments down?", "payments"), ("is checkout healthy?", "checkout")],
+)
+def test_a_question_fitting_one_tool_plans_it_for_what_it_asks_about(planner, question, service):
+    """A question is matched less closely than a request: one that fits one tool clearly
+    better than any other plans it, to confirm when it fits loosely."""
+    result = planned(planner, question)
+    (check,) = result.blueprint.steps
+    assert (check.tool, check.params) == ("status.check", {"service": service})
+
+
+@pytest.mark.parametrize("question", ["who is on call?", "where is the office?"])
+def test_a_question_fitting_two_tools_alike_plans_neither(planner, question):
+    """ "who is on call?" fits checking a status about as well as paging the on-call, and
+    answers to neither: a question back, with the closest tools."""
+    result = planned(planner, question)
+    assert result.blueprint is None
+    assert "closest tools" in (result.question or "")
+
+
 def test_an_unsaid_name_is_the_one_word_name_the_step_before_acted_on(planner):
     deploy, check = planned(
         planner, "deploy billing to staging, then check the status"

@@ -831,6 +831,24 @@ def test_a_direct_question_is_told_from_a_request_put_as_one(text, question):
 def test_a_direct_question_is_embedded_as_a_request_to_find_its_answer_out():
     (question,) = clauses_of("is checkout healthy?")
     assert question.meaning == "is checkout healthy"  # the words: no "find" to match
-    assert question.asked == "find out is checkout healthy"
+    # a yes/no question in the order of a statement
+    assert question.asked == "find out if checkout is healthy"
+    (question,) = clauses_of("what's the p99 latency of checkout?")
+    assert question.asked == "find out what's the p99 latency of checkout"
     (request,) = clauses_of("can you check billing?")
     assert request.asked == request.meaning
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("Is the api up?", "find out if the api is up"),
+        ("are payments failing?", "find out if payments are failing"),
+        ("was billing down last night?", "find out if billing was down last night"),
+        # a question with no statement order to restore: the words as they are
+        ("did the tests pass?", "find out did the tests pass"),
+    ],
+)
+def test_a_yes_no_question_is_embedded_in_the_order_of_a_statement(text, asked):
+    (question,) = clauses_of(text)
+    assert question.asked == asked
