@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.search.clauses import MESSAGE_WORDS, TELLING, reminder_of
+from knowledge.search.clauses import TELLING, reminder_of
 from knowledge.search.lexical import QUOTED
 
 MentionKind = Literal[
@@ -79,6 +79,9 @@ _COUNTS = {
 }  # fmt: skip
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 
+#: A reported message of this many words or more is a value ("text Bob that I'm running
+#: late"); a quoted one needs :data:`MESSAGE_WORDS` (a short quote is rather a title).
+REPORTED_WORDS = 3
 #: A message reported in a request ("send Dana a message that the build is green"), to the
 #: end of its clause: a sentence end, a comma or "then" that starts the next step, or where
 #: it goes ("… at +1 415 555 0100", "… to #ops").
@@ -302,7 +305,7 @@ def find_mentions(text: str, *, today: date | None = None) -> list[Mention]:
                 group = next(i for i, g in enumerate(match.groups(), start=1) if g is not None)
                 start, end = match.span(group)
                 raw = value = match.group(group)
-                if reported and len(value.split()) < MESSAGE_WORDS:
+                if reported and len(value.split()) < REPORTED_WORDS:
                     continue  # "tell Dana that it shipped": too short to be sure it is one
                 taken.append((start, end) if reported else match.span())
             else:

@@ -136,6 +136,9 @@ def test_numbers_after_a_plus_sign_in_too_few_groups_are_no_phone():
         ("text 415-555-0100 that the api is down at 415-555-0199", "the api is down"),
         ("tell Bob that the standup moved to 3 pm", "the standup moved to 3 pm"),
         ("notify ann@example.com that the deploy is done. Then stop", "the deploy is done"),
+        # three words are a message too
+        ("text bob at +1 555 010 0100 that I'm running late", "I'm running late"),
+        ("tell Dana that billing rolled back", "billing rolled back"),
     ],
 )
 def test_a_reported_message_is_one_value_to_the_end_of_its_clause(text, said):
@@ -144,7 +147,8 @@ def test_a_reported_message_is_one_value_to_the_end_of_its_clause(text, said):
     assert text[message.start : message.end] == said
 
 
-def test_a_short_reported_message_is_no_value():
+def test_a_reported_message_of_two_words_is_no_value():
+    """ "tell Dana that it shipped": too short to be sure it is the message."""
     assert [m for m in found("tell Dana that it shipped") if m.kind == "quoted"] == []
 
 
