@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.planner.extract import Mention, MentionKind
 from knowledge.search.catalog import identifier_words, param_examples, without_examples
-from knowledge.search.clauses import ADDRESS, IN_A_STATE, MESSAGE_WORDS, STATE, said_after_colon
+from knowledge.search.clauses import (
+    ADDRESS,
+    IN_A_STATE,
+    MESSAGE_WORDS,
+    STATE,
+    SUCCEEDING,
+    said_after_colon,
+)
 from knowledge.search.lexical import TITLE_WORDS, literally, words
 
 #: (pattern over "name description", kinds wanted, best first). First matching rule wins.
@@ -559,7 +566,7 @@ _VERB_FIRST_OBJECT = re.compile(
 #: ("once the tests on kaizen pass").
 _NAME_ENDING_CLAUSE = re.compile(
     rf"\b(?:for|on|in)\s+(?P<name>{_BARE_NAME})"
-    r"(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b)|\s+(?=(?:pass(?:es)?|succeeds?)\W*$))"
+    r"(?:\W*$|\s+(?=(?:about|regarding|over|because|since)\b)|\s+(?=" + SUCCEEDING + r"\W*$))"
 )
 #: What a condition says is in some state: the name a step acts on ("if billing is down,
 #: page the on-call").

@@ -9,14 +9,15 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge.search.lexical import QUOTED, literally
 
+#: Succeeding, said of a task: "the tests pass", "the build is green".
+SUCCEEDING = r"(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)"
 #: Sentence and line ends, commas and the connectives that chain actions (the word is captured),
 #: and a trailing condition that something succeeds ("deploy billing when the tests pass").
 _BOUNDARY = re.compile(
     r"(?:(?<=[.;!?])\s+|\s*\n\s*|,?\s+(?P<word>and then|then|after that|afterwards|"
     r"after which|finally|lastly|and also|also|and|once|before|after|as well as|meanwhile|"
     r"while|but)\s+|"
-    r",?\s+(?P<gate>when|if)\s+(?=[^,.;!?\n]{1,60}?\b(?:pass(?:es)?|succeeds?|(?:is|are) green|"
-    r"go(?:es)? through)\W*(?:$|[.;!?\n]))|"
+    r",?\s+(?P<gate>when|if)\s+(?=[^,.;!?\n]{1,60}?\b" + SUCCEEDING + r"\W*(?:$|[.;!?\n]))|"
     r",(?!\s*(?:19|20)\d\d\b)\s+)",
     re.IGNORECASE,
 )
@@ -104,7 +105,7 @@ _SAYS_WHAT = re.compile(
 #: A phrase saying in what role something is ("as a note for later").
 _AS_WHAT = re.compile(r"^as\s+(?:a|an|the|my|our|your)\s+(?:\w+\s*){1,4}$", re.IGNORECASE)
 #: Something succeeding ("the tests pass", "the build is green").
-_SUCCEEDS = r".*\b(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)\W*$"
+_SUCCEEDS = r".*\b" + SUCCEEDING + r"\W*$"
 #: A condition that something succeeds ("if the tests pass", "once the build is green").
 _GATE = re.compile(r"^(?:if|once|when|after)\b" + _SUCCEEDS, re.IGNORECASE)
 _SUCCESS = re.compile(_SUCCEEDS, re.IGNORECASE)
@@ -112,7 +113,7 @@ _SUCCESS = re.compile(_SUCCEEDS, re.IGNORECASE)
 #: "the tests on kaizen"; not "when they pass").
 _GATED = re.compile(
     r"^(?:(?:if|once|when|whenever|after)\s+)?(?P<what>(?:the|a|an|my|our|this|that|these|"
-    r"those)\s+.+?)\s+(?:pass(?:es)?|succeeds?|(?:is|are) green|go(?:es)? through)\W*$",
+    r"those)\s+.+?)\s+" + SUCCEEDING + r"\W*$",
     re.IGNORECASE,
 )
 #: Being in a state a service or a build can be in ("is down", "'s not ready", "looks
